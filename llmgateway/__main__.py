@@ -1,0 +1,3 @@
+from llmgateway.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""The ``llmgateway`` command. Subcommands: ``check`` (validate a config) and ``chat`` (one call).
+
+Later subcommands (serve, compare, usage, keys, backend) plug in the same way: a function that
+adds its parser and one that runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from llmgateway.errors import GatewayError
+from llmgateway.version import __version__
+
+
+def _check(args: argparse.Namespace) -> int:
+    from llmgateway.client import Gateway
+
+    gateway = Gateway(args.config)
+    for route in gateway._dispatcher.routes.values():
+        names = ", ".join(f"{d.name} ({d.kind})" for d in route.deployments)
+        print(f"{route.model}: {names}")
+    asyncio.run(gateway.aclose())
+    print("config OK")
+    return 0
+
+
+async def _chat_call(args: argparse.Namespace) -> int:
+    from llmgateway.client import Gateway
+
+    async with Gateway(args.config) as gateway:
+        messages = [{"role": "user", "content": args.prompt}]
+        params = {"max_tokens": args.max_tokens, "temperature": args.temperature}
+        if args.stream:
+            stream = await gateway.chat.completions.create(
+                model=args.model, messages=messages, stream=True, **params
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    print(chunk.choices[0].delta.content, end="", flush=True)
+            print()
+            meta = stream.gateway
+        else:
+            reply = await gateway.chat.completions.create(model=args.model, messages=messages, **params)
+            print(reply.text())
+            meta = reply.gateway
+        if meta is not None:
+            estimated = " (estimated)" if meta.cost.estimated else ""
+            print(
+                f"[deployment {meta.deployment}, {meta.latency_ms:.0f} ms, "
+                f"cost {meta.cost.total} {meta.cost.currency}{estimated}]",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmgateway",
+        description="One gateway in front of many LLM backends: routing, retries, limits, caching, cost.",
+    )
+    parser.add_argument("--version", action="version", version=f"llmgateway {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="validate a config file and build its deployments")
+    check.add_argument("config", help="path to the gateway YAML config")
+    check.set_defaults(run=_check)
+
+    chat = commands.add_parser("chat", help="send one chat message through the gateway")
+    chat.add_argument("--config", required=True, help="path to the gateway YAML config")
+    chat.add_argument("--model", required=True, help="public model name from the config")
+    chat.add_argument("--max-tokens", type=int, default=None)
+    chat.add_argument("--temperature", type=float, default=None)
+    chat.add_argument("--stream", action="store_true", help="print tokens as they arrive")
+    chat.add_argument("prompt", help="the user message")
+    chat.set_defaults(run=lambda a: asyncio.run(_chat_call(a)))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args))
+    except GatewayError as exc:
+        print(f"llmgateway: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""The gateway's YAML configuration: public model names, their deployments and routing.
+
+```yaml
+models:
+  chat:                                  # the public model name clients ask for
+    routing: {policy: priority}
+    deployments:
+      - name: vllm-a                     # unique across the file; defaults to <model>-<index>
+        provider: openai                 # a provider kind from the registry
+        settings: {base_url: "http://10.0.0.5:8000/v1", api_key: "${VLLM_KEY}"}
+        pricing: {input_per_million: 0.15, output_per_million: 0.60}
+        limits: {rpm: 600}
+        timeout: 30
+```
+
+``${VAR}`` and ``${VAR:-default}`` are replaced from the environment in every string. A wrong file
+fails at load with the key's path and what was expected there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from llmgateway.accounting.pricing import Pricing
+from llmgateway.errors import ConfigError
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    rpm: float | None = Field(default=None, gt=0, description="Requests per minute")
+    max_wait: float = Field(
+        default=10.0, ge=0, description="Seconds a call may wait for the limit before failing"
+    )
+
+
+class RoutingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    policy: Literal["priority"] = "priority"
+    fallback: bool = Field(default=True, description="Try the next deployment on retryable errors")
+
+
+class DeploymentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    name: str | None = Field(default=None, min_length=1)
+    provider: str = Field(min_length=1)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    pricing: Pricing = Field(default_factory=Pricing)
+    limits: Limits = Field(default_factory=Limits)
+    timeout: float | None = Field(default=None, gt=0, description="Seconds per call")
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    deployments: list[DeploymentConfig] = Field(min_length=1)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+
+
+class HttpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    max_connections: int = Field(default=256, ge=1)
+    fast_path: bool = Field(
+        default=True, description="Post through the gateway-owned aiohttp session directly"
+    )
+
+
+class GatewayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    models: dict[str, ModelConfig] = Field(min_length=1)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+
+    @model_validator(mode="after")
+    def _name_deployments(self) -> GatewayConfig:
+        seen: dict[str, str] = {}
+        for model_name, model in self.models.items():
+            for index, deployment in enumerate(model.deployments):
+                if deployment.name is None:
+                    deployment.name = f"{model_name}-{index}"
+                if deployment.name in seen:
+                    raise ValueError(
+                        f"deployment name '{deployment.name}' is used by models "
+                        f"'{seen[deployment.name]}' and '{model_name}'; names must be unique"
+                    )
+                seen[deployment.name] = model_name
+        return self
+
+
+def interpolate_env(value: Any, env: Mapping[str, str], path: str = "") -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of a parsed YAML tree."""
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{path or '<root>'}: environment variable {name} is not set; "
+                f"export it or write ${{{name}:-default}}"
+            )
+
+        return _ENV_PATTERN.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: interpolate_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate_env(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def format_location(location: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in location:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem: the key's path and what was expected there."""
+    lines = []
+    for error in exc.errors():
+        location = format_location(tuple(error["loc"]))
+        if prefix:
+            location = f"{prefix}.{location}" if location != "<root>" else prefix
+        got = error.get("input")
+        shown = "" if error["type"] == "missing" or isinstance(got, (dict, list)) else f" (got {got!r})"
+        lines.append(f"{location}: {error['msg']}{shown}")
+    return "; ".join(lines)
+
+
+def parse_config(data: Any, *, env: Mapping[str, str] | None = None, source: str = "config") -> GatewayConfig:
+    """Validate an already-parsed YAML/dict tree into a GatewayConfig."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with a 'models' key at the top level")
+    data = interpolate_env(data, os.environ if env is None else env)
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from exc
+
+
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read and validate a YAML config file."""
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    return parse_config(data, env=env, source=str(file))

@@ -1,0 +1,157 @@
+"""The call path: route a request to a deployment, fall back on failure, stamp cost and metadata.
+
+One Dispatcher per Gateway; it holds the routes and nothing global.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import TypeVar
+
+from llmgateway.accounting.estimate import estimate_prompt_tokens, estimate_text_tokens
+from llmgateway.errors import NotFoundError
+from llmgateway.reliability.fallback import call_with_fallback
+from llmgateway.routing.deployment import Deployment
+from llmgateway.routing.route import (
+    ModelRoute,
+    needs_chat,
+    needs_completions,
+    needs_embeddings,
+    needs_streaming,
+)
+from llmgateway.streaming import ChatStream
+from llmgateway.types import (
+    Attempt,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    GatewayMetadata,
+    Usage,
+)
+
+T = TypeVar("T", ChatCompletion, Completion, EmbeddingResponse)
+
+
+def _metadata(
+    model: str,
+    deployment: Deployment,
+    attempts: list[Attempt],
+    usage: Usage | None,
+    estimated: bool,
+    latency_ms: float,
+    ttft_ms: float | None = None,
+) -> GatewayMetadata:
+    return GatewayMetadata(
+        model=model,
+        deployment=deployment.name,
+        provider=deployment.kind,
+        attempts=attempts,
+        latency_ms=latency_ms,
+        ttft_ms=ttft_ms,
+        cost=deployment.pricing.cost(usage, estimated=estimated),
+    )
+
+
+class Dispatcher:
+    def __init__(self, routes: dict[str, ModelRoute]) -> None:
+        self.routes = routes
+
+    def route(self, model: str) -> ModelRoute:
+        route = self.routes.get(model)
+        if route is None:
+            known = ", ".join(sorted(self.routes)) or "none"
+            raise NotFoundError(
+                f"model '{model}' is not configured; known models: {known}", code="model_not_found"
+            )
+        return route
+
+    def _stamp(
+        self, response: T, model: str, deployment: Deployment, attempts: list[Attempt], started: float
+    ) -> T:
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        response.gateway = _metadata(
+            model, deployment, attempts, response.usage, response.usage is None, latency_ms
+        )
+        return response
+
+    async def chat(self, request: ChatCompletionRequest, timeout: float | None) -> ChatCompletion:
+        route = self.route(request.model)
+        started = time.perf_counter()
+        response, deployment, attempts = await call_with_fallback(
+            route.candidates(needs_chat, "chat completions"),
+            lambda d: d.provider.chat(request, timeout=timeout or d.timeout),
+        )
+        if response.usage is None:
+            prompt = estimate_prompt_tokens(request.messages)
+            completion = estimate_text_tokens(response.text())
+            usage = Usage(
+                prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+            )
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            response.gateway = _metadata(request.model, deployment, attempts, usage, True, latency_ms)
+            return response
+        return self._stamp(response, request.model, deployment, attempts, started)
+
+    async def stream_chat(self, request: ChatCompletionRequest, timeout: float | None) -> ChatStream:
+        route = self.route(request.model)
+        started = time.perf_counter()
+
+        async def open_stream(
+            d: Deployment,
+        ) -> tuple[ChatCompletionChunk, AsyncIterator[ChatCompletionChunk]]:
+            stream = d.provider.stream_chat(request, timeout=timeout or d.timeout)
+            try:
+                first = await stream.__anext__()
+            except StopAsyncIteration:
+                from llmgateway.errors import StreamInterruptedError
+
+                raise StreamInterruptedError(
+                    "stream ended before its first chunk", deployment=d.name
+                ) from None
+            except BaseException:
+                closer = getattr(stream, "aclose", None)
+                if closer is not None:
+                    await closer()
+                raise
+            return first, stream
+
+        (first, rest), deployment, attempts = await call_with_fallback(
+            route.candidates(needs_streaming, "streaming"), open_stream
+        )
+        ttft_ms = (time.perf_counter() - started) * 1000.0
+
+        def finish(usage: Usage, estimated: bool, latency_ms: float) -> GatewayMetadata:
+            return _metadata(request.model, deployment, attempts, usage, estimated, latency_ms, ttft_ms)
+
+        return ChatStream(
+            first,
+            rest,
+            request=request,
+            started=started,
+            ttft_ms=ttft_ms,
+            finish=finish,
+            deployment=deployment.name,
+        )
+
+    async def completions(self, request: CompletionRequest, timeout: float | None) -> Completion:
+        route = self.route(request.model)
+        started = time.perf_counter()
+        response, deployment, attempts = await call_with_fallback(
+            route.candidates(needs_completions, "text completions"),
+            lambda d: d.provider.completions(request, timeout=timeout or d.timeout),
+        )
+        return self._stamp(response, request.model, deployment, attempts, started)
+
+    async def embeddings(self, request: EmbeddingRequest, timeout: float | None) -> EmbeddingResponse:
+        route = self.route(request.model)
+        started = time.perf_counter()
+        response, deployment, attempts = await call_with_fallback(
+            route.candidates(needs_embeddings, "embeddings"),
+            lambda d: d.provider.embeddings(request, timeout=timeout or d.timeout),
+        )
+        return self._stamp(response, request.model, deployment, attempts, started)

@@ -1,0 +1,222 @@
+"""One error hierarchy for the SDK and the proxy.
+
+Every error knows the HTTP status a proxy answers with, whether a retry (or a fallback to another
+deployment) may succeed, and which deployment raised it. Retry logic branches on ``retryable``
+alone; the proxy renders ``to_openai_body()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises."""
+
+    status_code: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+    error_type: ClassVar[str] = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deployment: str | None = None,
+        status_code: int | None = None,
+        body: Any = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.deployment = deployment
+        self.body = body
+        self.code = code
+        # Every try the gateway made before giving up (llmgateway.types.Attempt), when routed.
+        self.attempts: list[Any] = []
+        if status_code is not None:
+            # An upstream's own status (e.g. 502 vs 503) is kept on the instance.
+            self.status_code = status_code  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        where = f" [deployment {self.deployment}]" if self.deployment else ""
+        return f"{self.message}{where}"
+
+    def to_openai_body(self) -> dict[str, Any]:
+        """The error in OpenAI's wire shape, as the proxy returns it."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": None,
+                "code": self.code,
+            }
+        }
+
+
+class ConfigError(GatewayError):
+    """The gateway's configuration is wrong; the message names the key and what was expected."""
+
+    error_type = "configuration_error"
+
+
+class BadRequestError(GatewayError):
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class AuthenticationError(GatewayError):
+    status_code = 401
+    error_type = "authentication_error"
+
+
+class PermissionDeniedError(GatewayError):
+    status_code = 403
+    error_type = "permission_error"
+
+
+class NotFoundError(GatewayError):
+    status_code = 404
+    error_type = "not_found_error"
+
+
+class ContextWindowExceededError(BadRequestError):
+    """The prompt plus the requested output does not fit the model's context window."""
+
+
+class BudgetExceededError(GatewayError):
+    """A hard budget is spent; retrying elsewhere cannot help."""
+
+    status_code = 402
+    error_type = "budget_exceeded"
+
+
+class RateLimitError(GatewayError):
+    """429 from an upstream or from our own limits; ``retry_after`` is in seconds when known."""
+
+    status_code = 429
+    retryable = True
+    error_type = "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class UpstreamServerError(GatewayError):
+    """The upstream answered 5xx."""
+
+    status_code = 502
+    retryable = True
+    error_type = "upstream_error"
+
+
+class ServiceUnavailableError(UpstreamServerError):
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class APIConnectionError(GatewayError):
+    """No usable answer came back: refused, reset, DNS, TLS. Safe to try elsewhere."""
+
+    status_code = 502
+    retryable = True
+    error_type = "connection_error"
+
+
+class APITimeoutError(APIConnectionError):
+    status_code = 504
+    error_type = "timeout_error"
+
+
+class StreamInterruptedError(APIConnectionError):
+    """A stream broke off after it started. ``chunks_received`` says how far it got: once any
+    chunk reached the caller the stream must not be replayed."""
+
+    error_type = "stream_interrupted"
+
+    def __init__(self, message: str, *, chunks_received: int = 0, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.chunks_received = chunks_received
+
+
+class NoDeploymentAvailableError(GatewayError):
+    """Every deployment of a model failed or none could take the call."""
+
+    status_code = 503
+    retryable = True
+    error_type = "no_deployment_available"
+
+    def __init__(self, message: str, *, errors: list[GatewayError] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.errors = errors or []
+
+
+class UnsupportedOperationError(BadRequestError):
+    """The deployment cannot do what was asked (e.g. embeddings on a chat-only backend)."""
+
+    error_type = "unsupported_operation"
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(float(value) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        from datetime import datetime, timezone
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+
+
+def _upstream_message(body: Any, status: int) -> str:
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        if isinstance(err, str):
+            return err
+        if body.get("message"):
+            return str(body["message"])
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:500]
+    return f"upstream answered HTTP {status}"
+
+
+def error_from_status(status: int, body: Any, headers: Any, *, deployment: str | None = None) -> GatewayError:
+    """Map an upstream HTTP error answer to the right class, keeping its status and body."""
+    message = _upstream_message(body, status)
+    kwargs: dict[str, Any] = {"deployment": deployment, "status_code": status, "body": body}
+    if status == 429:
+        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
+    if status == 503:
+        return ServiceUnavailableError(message, retry_after=parse_retry_after(headers), **kwargs)
+    if status in (408, 409) or status >= 500:
+        # 408 request timeout and 409 conflict (lock contention) are worth another try.
+        return UpstreamServerError(message, **kwargs)
+    if status == 401:
+        return AuthenticationError(message, **kwargs)
+    if status == 403:
+        return PermissionDeniedError(message, **kwargs)
+    if status == 404:
+        return NotFoundError(message, **kwargs)
+    if status == 402:
+        return BudgetExceededError(message, **kwargs)
+    if "context" in message.lower() and "length" in message.lower():
+        return ContextWindowExceededError(message, code="context_length_exceeded", **kwargs)
+    return BadRequestError(message, **kwargs)

@@ -1,0 +1,1 @@
+"""Trying deployments in turn, and what survives a failure."""

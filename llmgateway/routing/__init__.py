@@ -1,0 +1,1 @@
+"""Deployments and the policies that pick one for each call."""

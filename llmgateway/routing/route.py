@@ -1,0 +1,46 @@
+"""A public model name and the deployments that can serve it, in the order to try them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from llmgateway.config import RoutingConfig
+from llmgateway.errors import NoDeploymentAvailableError
+from llmgateway.provider import Capabilities
+from llmgateway.routing.deployment import Deployment
+
+Capability = Callable[[Capabilities], bool]
+
+
+def needs_chat(c: Capabilities) -> bool:
+    return c.chat
+
+
+def needs_streaming(c: Capabilities) -> bool:
+    return c.chat and c.streaming
+
+
+def needs_completions(c: Capabilities) -> bool:
+    return c.completions
+
+
+def needs_embeddings(c: Capabilities) -> bool:
+    return c.embeddings
+
+
+@dataclass
+class ModelRoute:
+    model: str
+    deployments: list[Deployment]
+    routing: RoutingConfig
+
+    def candidates(self, capable: Capability, what: str) -> list[Deployment]:
+        """Deployments able to serve the call, in priority order (the config's order)."""
+        found = [d for d in self.deployments if capable(d.provider.capabilities)]
+        if not found:
+            raise NoDeploymentAvailableError(
+                f"no deployment of model '{self.model}' supports {what}; "
+                f"add one that does to the model's deployments"
+            )
+        return found if self.routing.fallback else found[:1]

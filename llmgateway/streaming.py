@@ -1,0 +1,126 @@
+"""ChatStream: what ``create(stream=True)`` returns.
+
+The first chunk has already arrived when the caller gets the stream, so a deployment that fails
+before its first token was replaced by a sibling. Usage is always asked of the upstream (cost needs
+it); the usage chunk reaches the caller only if it asked with ``stream_options.include_usage``.
+When the stream ends, ``stream.gateway`` holds the call's metadata and cost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+
+from llmgateway.accounting.estimate import estimate_usage
+from llmgateway.errors import GatewayError, StreamInterruptedError
+from llmgateway.types import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    GatewayMetadata,
+    Usage,
+)
+
+MetadataFactory = Callable[[Usage, bool, float], GatewayMetadata]
+
+
+class ChatStream:
+    def __init__(
+        self,
+        first: ChatCompletionChunk,
+        rest: AsyncIterator[ChatCompletionChunk],
+        *,
+        request: ChatCompletionRequest,
+        started: float,
+        ttft_ms: float,
+        finish: MetadataFactory,
+        deployment: str,
+    ) -> None:
+        self._first = first
+        self._rest = rest
+        self._request = request
+        self._started = started
+        self.ttft_ms = ttft_ms
+        self._finish = finish
+        self._deployment = deployment
+        self._consumed = False
+        self.gateway: GatewayMetadata | None = None
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        if self._consumed:
+            raise RuntimeError("a ChatStream can be iterated only once")
+        self._consumed = True
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ChatCompletionChunk]:
+        forward_usage = self._request.wants_stream_usage()
+        usage: Usage | None = None
+        usage_chunk: ChatCompletionChunk | None = None
+        text: list[str] = []
+        sent = 0
+        chunk = self._first
+        try:
+            while True:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if chunk.choices:
+                    delta = chunk.choices[0].delta
+                    if delta.content:
+                        text.append(delta.content)
+                    if chunk.usage is not None and not forward_usage:
+                        chunk.usage = None
+                    sent += 1
+                    yield chunk
+                elif chunk.usage is not None:
+                    usage_chunk = chunk  # held back: it gets the metadata at the end
+                else:
+                    sent += 1
+                    yield chunk
+                try:
+                    chunk = await self._rest.__anext__()
+                except StopAsyncIteration:
+                    break
+        except GatewayError as exc:
+            if exc.deployment is None:
+                exc.deployment = self._deployment
+            raise
+        except Exception as exc:  # a provider bug mid-stream still ends as a typed error
+            raise StreamInterruptedError(
+                f"stream failed after {sent} chunks: {type(exc).__name__}: {exc}",
+                chunks_received=sent,
+                deployment=self._deployment,
+            ) from exc
+        finally:
+            await self._close_rest()
+        estimated = usage is None
+        if usage is None:
+            usage = estimate_usage(self._request.messages, "".join(text))
+        latency_ms = (time.perf_counter() - self._started) * 1000.0
+        self.gateway = self._finish(usage, estimated, latency_ms)
+        if forward_usage:
+            if usage_chunk is None:
+                usage_chunk = ChatCompletionChunk(
+                    id=self._first.id, created=self._first.created, model=self._first.model, usage=usage
+                )
+            usage_chunk.gateway = self.gateway
+            yield usage_chunk
+
+    async def _close_rest(self) -> None:
+        closer = getattr(self._rest, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def aclose(self) -> None:
+        """Stop early: closes the upstream stream (and its connection)."""
+        await self._close_rest()
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,278 @@
+"""The gateway's HTTP layer: httpx as the public client type, aiohttp underneath by default.
+
+Users may hand the gateway their own ``httpx.AsyncClient`` (with ``MockTransport``, respx, custom
+auth, proxies...); every request then goes through that client untouched. When the gateway builds
+the client itself, it owns both ends: the httpx client sits on an aiohttp transport, and providers
+post straight to the same aiohttp session, skipping httpx's per-request model building. That fast
+path is only taken for the gateway-owned client, which carries no user hooks, so no behaviour is
+lost; measured in ``bench/sdk_overhead.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from llmgateway.errors import APIConnectionError, APITimeoutError
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx
+
+DEFAULT_MAX_CONNECTIONS = 256
+# SSE events with logprobs can be long; aiohttp's default line limit is 64 KiB.
+READ_BUFFER_BYTES = 2**20
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class StreamResponse(Protocol):
+    status: int
+    headers: Mapping[str, str]
+
+    def lines(self) -> AsyncIterator[bytes]: ...
+
+    async def read(self) -> bytes: ...
+
+
+class HttpSender(Protocol):
+    """The two calls providers make: a JSON POST, and a streamed POST."""
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> HttpResponse: ...
+
+    def stream(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> Any: ...  # an async context manager yielding a StreamResponse
+
+
+# ---------------------------------------------------------------------------------------------
+# httpx: any client a user passes in
+# ---------------------------------------------------------------------------------------------
+
+
+class _HttpxStream:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        import httpx
+
+        try:
+            async for line in self._response.aiter_lines():
+                yield line.encode()
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"stream timed out: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"stream broke off: {exc!r}") from exc
+
+    async def read(self) -> bytes:
+        return await self._response.aread()
+
+
+class HttpxSender:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> HttpResponse:
+        import httpx
+
+        kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        try:
+            response = await self.client.post(url, content=body, headers=headers, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"request to {url} timed out: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"could not reach {url}: {exc!r}") from exc
+        return HttpResponse(response.status_code, response.headers, response.content)
+
+    @asynccontextmanager
+    async def stream(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> AsyncIterator[_HttpxStream]:
+        import httpx
+
+        kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        try:
+            async with self.client.stream("POST", url, content=body, headers=headers, **kwargs) as response:
+                yield _HttpxStream(response)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"request to {url} timed out: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"could not reach {url}: {exc!r}") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# aiohttp: the gateway-owned fast path
+# ---------------------------------------------------------------------------------------------
+
+
+class _AiohttpStream:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        import aiohttp
+
+        try:
+            async for line in self._response.content:
+                yield line.rstrip(b"\r\n")
+        except asyncio.TimeoutError as exc:
+            raise APITimeoutError("stream timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(f"stream broke off: {exc!r}") from exc
+
+    async def read(self) -> bytes:
+        return await self._response.read()
+
+
+class AiohttpSender:
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+
+    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
+        cached = self._timeouts.get(seconds)
+        if cached is None:
+            import aiohttp
+
+            cached = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return cached
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> HttpResponse:
+        import aiohttp
+
+        try:
+            async with self.session.post(
+                url, data=body, headers=headers, timeout=self._timeout(timeout)
+            ) as response:
+                return HttpResponse(response.status, response.headers, await response.read())
+        except asyncio.TimeoutError as exc:
+            raise APITimeoutError(f"request to {url} timed out after {timeout}s") from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(f"could not reach {url}: {exc!r}") from exc
+
+    @asynccontextmanager
+    async def stream(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> AsyncIterator[_AiohttpStream]:
+        import aiohttp
+
+        try:
+            async with self.session.post(
+                url, data=body, headers=headers, timeout=self._timeout(timeout)
+            ) as response:
+                yield _AiohttpStream(response)
+        except asyncio.TimeoutError as exc:
+            raise APITimeoutError(f"request to {url} timed out after {timeout}s") from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(f"could not reach {url}: {exc!r}") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# The pool a Gateway owns
+# ---------------------------------------------------------------------------------------------
+
+
+class HttpPool:
+    """Hands providers a sender: through the user's httpx client if one was given, else through
+    the gateway-owned aiohttp session (shared with the httpx client it exposes)."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        fast_path: bool = True,
+    ) -> None:
+        self._user_client = client
+        self._max_connections = max_connections
+        self._fast_path = fast_path
+        self._session: aiohttp.ClientSession | None = None
+        self._owned_client: httpx.AsyncClient | None = None
+        self._senders: dict[int, HttpSender] = {}
+
+    def _aiohttp_session(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the running loop, as aiohttp requires.
+        if self._session is None or self._session.closed:
+            import aiohttp
+
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, read_bufsize=READ_BUFFER_BYTES, auto_decompress=True
+            )
+        return self._session
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The httpx client requests go through (the user's, or the gateway-owned one)."""
+        if self._user_client is not None:
+            return self._user_client
+        if self._owned_client is None:
+            import httpx
+            from httpx_aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(client=self._aiohttp_session)
+            self._owned_client = httpx.AsyncClient(transport=transport, timeout=None)
+        return self._owned_client
+
+    def sender(self, client: httpx.AsyncClient | None = None) -> HttpSender:
+        """The sender for a deployment: its own httpx client if it has one, else the pool's."""
+        chosen = client or self._user_client
+        key = id(chosen)
+        sender = self._senders.get(key)
+        if sender is None:
+            if chosen is None:
+                sender = _LazyAiohttpSender(self) if self._fast_path else HttpxSender(self.client)
+            else:
+                sender = HttpxSender(chosen)
+            self._senders[key] = sender
+        return sender
+
+    async def aclose(self) -> None:
+        if self._owned_client is not None:
+            await self._owned_client.aclose()
+            self._owned_client = None
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+        self._senders.clear()
+
+
+class _LazyAiohttpSender:
+    """Binds to the pool's aiohttp session at first call (the session needs a running loop)."""
+
+    def __init__(self, pool: HttpPool) -> None:
+        self._pool = pool
+        self._sender: AiohttpSender | None = None
+
+    def _current(self) -> AiohttpSender:
+        session = self._pool._aiohttp_session()
+        if self._sender is None or self._sender.session is not session:
+            self._sender = AiohttpSender(session)
+        return self._sender
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> HttpResponse:
+        return await self._current().post(url, body, headers, timeout)
+
+    def stream(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None) -> Any:
+        return self._current().stream(url, body, headers, timeout)
