@@ -27,6 +27,11 @@ DEFAULT_MAX_CONNECTIONS = 256
 READ_BUFFER_BYTES = 2**20
 
 
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     status: int
@@ -75,7 +80,7 @@ class _HttpxStream:
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"stream timed out: {exc}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"stream broke off: {exc!r}") from exc
+            raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
 
     async def read(self) -> bytes:
         return await self._response.aread()
@@ -96,7 +101,7 @@ class HttpxSender:
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"request to {url} timed out: {exc}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"could not reach {url}: {exc!r}") from exc
+            raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
         return HttpResponse(response.status_code, response.headers, response.content)
 
     @asynccontextmanager
@@ -112,7 +117,7 @@ class HttpxSender:
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"request to {url} timed out: {exc}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"could not reach {url}: {exc!r}") from exc
+            raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +140,7 @@ class _AiohttpStream:
         except asyncio.TimeoutError as exc:
             raise APITimeoutError("stream timed out") from exc
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(f"stream broke off: {exc!r}") from exc
+            raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
 
     async def read(self) -> bytes:
         return await self._response.read()
@@ -167,7 +172,7 @@ class AiohttpSender:
         except asyncio.TimeoutError as exc:
             raise APITimeoutError(f"request to {url} timed out after {timeout}s") from exc
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(f"could not reach {url}: {exc!r}") from exc
+            raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
 
     @asynccontextmanager
     async def stream(
@@ -183,7 +188,7 @@ class AiohttpSender:
         except asyncio.TimeoutError as exc:
             raise APITimeoutError(f"request to {url} timed out after {timeout}s") from exc
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(f"could not reach {url}: {exc!r}") from exc
+            raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
 
 
 # ---------------------------------------------------------------------------------------------

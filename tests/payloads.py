@@ -1,0 +1,3 @@
+"""Request payloads shared by tests."""
+
+USER = [{"role": "user", "content": "What is the capital of France?"}]
