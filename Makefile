@@ -31,10 +31,11 @@ test: lint
 	$(VENV)/bin/pytest -q
 
 demo: $(STAMP)
-	PYTHONPATH=. $(PY) examples/demo.py
+	$(PY) examples/demo.py
 
 bench: $(STAMP)
 	$(PY) -m bench.sdk_overhead
+	$(PY) -m bench.local_backend
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

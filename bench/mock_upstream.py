@@ -3,7 +3,8 @@
 It must never be the bottleneck of a client benchmark, so it parses only what it needs (request
 line, Content-Length, Connection) and answers from pre-encoded bytes. Routes:
 ``POST /v1/chat/completions`` (JSON, or SSE when the body asks ``"stream": true``),
-``POST /v1/completions``, ``POST /v1/embeddings``, ``GET /v1/models``; anything else is 404.
+``POST /v1/completions``, ``POST /v1/embeddings``, ``GET /v1/models``, and ``GET /ping`` /
+``GET /health`` (200 ``{}``, so it can stand in for a local-backend worker); anything else is 404.
 
 Run: ``python -m bench.mock_upstream --port 9100 [--latency-ms 0] [--chunks 8]``.
 """
@@ -154,6 +155,8 @@ class MockUpstreamProtocol(asyncio.Protocol):
             transport.write(_response(200, answers.embedding))
         elif method == b"GET" and path == b"/v1/models":
             transport.write(_response(200, answers.models))
+        elif method == b"GET" and path in (b"/ping", b"/health"):
+            transport.write(_response(200, b"{}"))
         else:
             transport.write(_response(404, b'{"error": {"message": "no such route", "type": "not_found"}}'))
         if close:

