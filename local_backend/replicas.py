@@ -29,13 +29,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import math
 import os
 import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -67,6 +66,7 @@ from local_backend.replica_process import (
     one_gpu_per_replica,
     serve_command,
 )
+from local_backend.replica_stats import PoolStats, ReplicaInfo, ScaleEvent, p90
 
 logger = logging.getLogger(__name__)
 
@@ -85,52 +85,10 @@ __all__ = [
 _MAX_RECORDED_WAITS = 10_000
 
 
-# ---------------------------------------------------------------------------------------------
-# Public records
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScaleEvent:
-    time: float  # wall clock (time.time())
-    kind: str  # "scale up", "scale down", "start failed", "replica exited"
-    from_replicas: int  # replicas ready or starting before the event
-    to_replicas: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class ReplicaInfo:
-    slot: int
-    port: int
-    pid: int | None
-    state: str
-    in_flight: int
-    served: int
-
-
-@dataclass(frozen=True)
-class PoolStats:
-    ready: int
-    starting: int
-    queue_depth: int
-    in_flight: int
-    recent_queue_wait: float  # p90 seconds over the last wait_window seconds
-    scale_events: int  # ever, not just those still kept in ``events``
-    replicas: tuple[ReplicaInfo, ...]
-
-
 @dataclass
 class _Waiter:
     future: asyncio.Future[Replica]
     enqueued_at: float
-
-
-def _p90(values: Sequence[float]) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +259,7 @@ class ReplicaPool:
             starting=sum(r.state is ReplicaState.STARTING for r in self._replicas),
             queue_depth=len(self._waiters),
             in_flight=sum(r.in_flight for r in self._replicas),
-            recent_queue_wait=_p90([w for at, _, w in self._waits if at >= now - self.wait_window]),
+            recent_queue_wait=p90([w for at, _, w in self._waits if at >= now - self.wait_window]),
             scale_events=self._event_count,
             replicas=tuple(
                 ReplicaInfo(r.slot, r.port, r.pid, r.state.value, r.in_flight, r.served)
@@ -460,7 +418,7 @@ class ReplicaPool:
         since = max(now - self.wait_window, self._evidence_since)
         waits = [w for at, queued, w in self._waits if at >= since and queued >= self._evidence_since]
         head_age = now - max(self._waiters[0].enqueued_at, self._evidence_since) if self._waiters else 0.0
-        return max(_p90(waits), head_age)
+        return max(p90(waits), head_age)
 
     async def _scale_loop(self) -> None:
         while True:
