@@ -136,7 +136,8 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
         if prefix:
             location = f"{prefix}.{location}" if location != "<root>" else prefix
         got = error.get("input")
-        shown = "" if error["type"] == "missing" or isinstance(got, (dict, list)) else f" (got {got!r})"
+        # Strings are never echoed: after ${ENV} interpolation one may be a key or a password.
+        shown = "" if isinstance(got, (str, dict, list)) or got is None else f" (got {got!r})"
         lines.append(f"{location}: {error['msg']}{shown}")
     return "; ".join(lines)
 

@@ -20,6 +20,8 @@ from llmgateway.routing.route import (
     needs_completions,
     needs_embeddings,
     needs_streaming,
+    needs_streaming_tools,
+    needs_tools,
 )
 from llmgateway.streaming import ChatStream
 from llmgateway.types import (
@@ -96,8 +98,8 @@ class Dispatcher:
     async def chat(self, request: ChatCompletionRequest, timeout: float | None) -> ChatCompletion:
         return await self._routed(
             request.model,
-            needs_chat,
-            "chat completions",
+            needs_tools if request.tools else needs_chat,
+            "tool calls" if request.tools else "chat completions",
             lambda d: d.provider.chat(request, timeout=timeout or d.timeout),
             lambda response: estimate_usage(request.messages, response.text()),
         )
@@ -124,7 +126,11 @@ class Dispatcher:
             return first, stream
 
         (first, rest), deployment, attempts = await call_with_fallback(
-            route.candidates(needs_streaming, "streaming"), open_stream
+            route.candidates(
+                needs_streaming_tools if request.tools else needs_streaming,
+                "streaming tool calls" if request.tools else "streaming",
+            ),
+            open_stream,
         )
         ttft_ms = (time.perf_counter() - started) * 1000.0
 

@@ -1,8 +1,9 @@
 """One error hierarchy for the SDK and the proxy.
 
-Every error knows the HTTP status a proxy answers with, whether a retry (or a fallback to another
-deployment) may succeed, and which deployment raised it. Retry logic branches on ``retryable``
-alone; the proxy renders ``to_openai_body()``.
+Every error knows the HTTP status a proxy answers with, whether trying the same deployment again
+may succeed (``retryable``), whether another deployment may succeed where this one failed
+(``fallback``: also true for a deployment's own misconfiguration, such as a rejected upstream key or
+a missing capability), and which deployment raised it. The proxy renders ``to_openai_body()``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ class GatewayError(Exception):
 
     status_code: ClassVar[int] = 500
     retryable: ClassVar[bool] = False
+    fallback: ClassVar[bool] = False
     error_type: ClassVar[str] = "api_error"
 
     def __init__(
@@ -65,22 +67,28 @@ class BadRequestError(GatewayError):
 
 
 class AuthenticationError(GatewayError):
+    fallback = True  # from an upstream: that deployment's credentials or model are wrong
     status_code = 401
     error_type = "authentication_error"
 
 
 class PermissionDeniedError(GatewayError):
+    fallback = True  # from an upstream: that deployment's credentials or model are wrong
     status_code = 403
     error_type = "permission_error"
 
 
 class NotFoundError(GatewayError):
+    fallback = True  # from an upstream: that deployment's credentials or model are wrong
     status_code = 404
     error_type = "not_found_error"
 
 
 class ContextWindowExceededError(BadRequestError):
-    """The prompt plus the requested output does not fit the model's context window."""
+    """The prompt plus the requested output does not fit the model's context window; a deployment
+    with a larger window may still take it."""
+
+    fallback = True
 
 
 class BudgetExceededError(GatewayError):
@@ -95,6 +103,7 @@ class RateLimitError(GatewayError):
 
     status_code = 429
     retryable = True
+    fallback = True
     error_type = "rate_limit_error"
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -107,6 +116,7 @@ class UpstreamServerError(GatewayError):
 
     status_code = 502
     retryable = True
+    fallback = True
     error_type = "upstream_error"
 
 
@@ -123,6 +133,7 @@ class APIConnectionError(GatewayError):
 
     status_code = 502
     retryable = True
+    fallback = True
     error_type = "connection_error"
 
 
@@ -147,6 +158,7 @@ class NoDeploymentAvailableError(GatewayError):
 
     status_code = 503
     retryable = True
+    fallback = True
     error_type = "no_deployment_available"
 
     def __init__(self, message: str, *, errors: list[GatewayError] | None = None, **kwargs: Any) -> None:
@@ -156,6 +168,8 @@ class NoDeploymentAvailableError(GatewayError):
 
 class UnsupportedOperationError(BadRequestError):
     """The deployment cannot do what was asked (e.g. embeddings on a chat-only backend)."""
+
+    fallback = True
 
     error_type = "unsupported_operation"
 
@@ -206,6 +220,13 @@ def error_from_status(status: int, body: Any, headers: Any, *, deployment: str |
         return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
     if status == 503:
         return ServiceUnavailableError(message, retry_after=parse_retry_after(headers), **kwargs)
+    if 300 <= status < 400:
+        location = headers.get("location") if headers else None
+        return NotFoundError(
+            f"upstream answered HTTP {status} (redirect{f' to {location}' if location else ''}); "
+            "set the deployment's base_url to the final address",
+            **kwargs,
+        )
     if status in (408, 409) or status >= 500:
         # 408 request timeout and 409 conflict (lock contention) are worth another try.
         return UpstreamServerError(message, **kwargs)

@@ -18,7 +18,8 @@ async def iter_sse_events(lines: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent
     data: list[str] = []
     event: str | None = None
     async for raw in lines:
-        line = raw.decode("utf-8").rstrip("\r\n")
+        # Invalid UTF-8 is replaced, not raised: the JSON parser then reports the bad event.
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if not line:
             if data:
                 yield SSEEvent("\n".join(data), event)

@@ -9,7 +9,7 @@ When the stream ends, ``stream.gateway`` holds the call's metadata and cost.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from types import TracebackType
 
 from llmgateway.accounting.estimate import estimate_usage
@@ -43,22 +43,32 @@ class ChatStream:
         self.ttft_ms = ttft_ms
         self._finish = finish
         self._deployment = deployment
-        self._consumed = False
+        self._iterator: AsyncGenerator[ChatCompletionChunk, None] | None = None
         self.gateway: GatewayMetadata | None = None
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
-        if self._consumed:
+        if self._iterator is not None:
             raise RuntimeError("a ChatStream can be iterated only once")
-        self._consumed = True
-        return self._iterate()
+        self._iterator = self._iterate()
+        return self._iterator
 
-    async def _iterate(self) -> AsyncIterator[ChatCompletionChunk]:
+    def _settle(self, usage: Usage | None, text: list[str], estimated: bool) -> GatewayMetadata:
+        """Fix the call's metadata and cost once, from reported usage or an estimate of it."""
+        if self.gateway is None:
+            if usage is None:
+                usage = estimate_usage(self._request.messages, "".join(text))
+            latency_ms = (time.perf_counter() - self._started) * 1000.0
+            self.gateway = self._finish(usage, estimated, latency_ms)
+        return self.gateway
+
+    async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
         forward_usage = self._request.wants_stream_usage()
         usage: Usage | None = None
         usage_chunk: ChatCompletionChunk | None = None
         text: list[str] = []
         sent = 0
         chunk = self._first
+        completed = False
         try:
             while True:
                 if chunk.usage is not None:
@@ -80,6 +90,7 @@ class ChatStream:
                     chunk = await self._rest.__anext__()
                 except StopAsyncIteration:
                     break
+            completed = True
         except GatewayError as exc:
             if exc.deployment is None:
                 exc.deployment = self._deployment
@@ -92,17 +103,19 @@ class ChatStream:
             ) from exc
         finally:
             await self._close_rest()
-        estimated = usage is None
-        if usage is None:
-            usage = estimate_usage(self._request.messages, "".join(text))
-        latency_ms = (time.perf_counter() - self._started) * 1000.0
-        self.gateway = self._finish(usage, estimated, latency_ms)
+            if not completed:
+                # Closed early or broken off: the upstream still billed what it generated.
+                self._settle(usage, text, estimated=True)
+        metadata = self._settle(usage, text, estimated=usage is None)
         if forward_usage:
             if usage_chunk is None:
                 usage_chunk = ChatCompletionChunk(
-                    id=self._first.id, created=self._first.created, model=self._first.model, usage=usage
+                    id=self._first.id,
+                    created=self._first.created,
+                    model=self._first.model,
+                    usage=usage or estimate_usage(self._request.messages, "".join(text)),
                 )
-            usage_chunk.gateway = self.gateway
+            usage_chunk.gateway = metadata
             yield usage_chunk
 
     async def _close_rest(self) -> None:
@@ -111,8 +124,13 @@ class ChatStream:
             await closer()
 
     async def aclose(self) -> None:
-        """Stop early: closes the upstream stream (and its connection)."""
-        await self._close_rest()
+        """Stop early: closes the upstream stream (and its connection) and settles the cost of
+        what was generated so far (marked estimated)."""
+        if self._iterator is not None:
+            await self._iterator.aclose()
+        else:
+            await self._close_rest()
+        self._settle(self._first.usage, [], estimated=True)
 
     async def __aenter__(self) -> ChatStream:
         return self

@@ -7,6 +7,7 @@ The loop lives in a daemon thread so the sync API also works where a loop is alr
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Awaitable, Coroutine, Iterator
 from types import TracebackType
@@ -33,6 +34,11 @@ class _LoopThread:
         self._thread.start()
 
     def run(self, awaitable: Awaitable[T]) -> T:
+        if self.loop.is_closed():
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            raise RuntimeError("this SyncGateway is closed; create a new one")
+
         async def wrapper() -> T:
             return await awaitable
 
@@ -121,8 +127,8 @@ class SyncGateway:
     """Blocking twin of Gateway; takes the same arguments."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.gateway = Gateway(*args, **kwargs)  # first: a bad config must not leave a thread behind
         self._loop = _LoopThread()
-        self.gateway = Gateway(*args, **kwargs)
         self.chat = _SyncChat(self)
         self.completions = _SyncCompletions(self)
         self.embeddings = _SyncEmbeddings(self)
@@ -137,9 +143,11 @@ class SyncGateway:
 
     def close(self) -> None:
         if not self._closed:
-            self._loop.run(self.gateway.aclose())
-            self._loop.stop()
             self._closed = True
+            try:
+                self._loop.run(self.gateway.aclose())
+            finally:
+                self._loop.stop()
 
     def __enter__(self) -> SyncGateway:
         return self

@@ -11,12 +11,13 @@ lost; measured in ``bench/sdk_overhead.py``.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from llmgateway.errors import APIConnectionError, APITimeoutError
+from llmgateway.errors import APIConnectionError, APITimeoutError, GatewayError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 DEFAULT_MAX_CONNECTIONS = 256
 # SSE events with logprobs can be long; aiohttp's default line limit is 64 KiB.
 READ_BUFFER_BYTES = 2**20
+# Longest SSE line accepted on the aiohttp path before the stream is treated as broken.
+MAX_LINE_BYTES = 8 * 2**20
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 def _describe(exc: BaseException) -> str:
@@ -132,15 +136,28 @@ class _AiohttpStream:
         self.headers: Mapping[str, str] = response.headers
 
     async def lines(self) -> AsyncIterator[bytes]:
+        """Lines split on CR, LF or CRLF, as the SSE spec (and httpx) allow."""
         import aiohttp
 
+        pending = b""
         try:
-            async for line in self._response.content:
-                yield line.rstrip(b"\r\n")
+            async for data in self._response.content.iter_any():
+                pending += data
+                # A CR at the very end may be the first half of a CRLF: wait for the next read.
+                cut = len(pending) - 1 if pending.endswith(b"\r") else len(pending)
+                parts = _LINE_BREAK.split(pending[:cut])
+                pending = parts.pop() + pending[cut:]
+                if len(pending) > MAX_LINE_BYTES:
+                    raise APIConnectionError(f"stream sent a line longer than {MAX_LINE_BYTES} bytes")
+                for line in parts:
+                    yield line
         except asyncio.TimeoutError as exc:
             raise APITimeoutError("stream timed out") from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
+        pending = pending.rstrip(b"\r")
+        if pending:
+            yield pending
 
     async def read(self) -> bytes:
         return await self._response.read()
@@ -156,7 +173,11 @@ class AiohttpSender:
         if cached is None:
             import aiohttp
 
-            cached = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+            # The same meaning as httpx's timeout: a bound on connecting and on each read, not on
+            # the whole exchange (a long, healthy stream must not be cut off).
+            cached = self._timeouts[seconds] = aiohttp.ClientTimeout(
+                total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
+            )
         return cached
 
     async def post(
@@ -166,11 +187,11 @@ class AiohttpSender:
 
         try:
             async with self.session.post(
-                url, data=body, headers=headers, timeout=self._timeout(timeout)
+                url, data=body, headers=headers, timeout=self._timeout(timeout), allow_redirects=False
             ) as response:
                 return HttpResponse(response.status, response.headers, await response.read())
         except asyncio.TimeoutError as exc:
-            raise APITimeoutError(f"request to {url} timed out after {timeout}s") from exc
+            raise APITimeoutError(f"request to {url} got no data for {timeout}s") from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
 
@@ -182,11 +203,11 @@ class AiohttpSender:
 
         try:
             async with self.session.post(
-                url, data=body, headers=headers, timeout=self._timeout(timeout)
+                url, data=body, headers=headers, timeout=self._timeout(timeout), allow_redirects=False
             ) as response:
                 yield _AiohttpStream(response)
         except asyncio.TimeoutError as exc:
-            raise APITimeoutError(f"request to {url} timed out after {timeout}s") from exc
+            raise APITimeoutError(f"request to {url} got no data for {timeout}s") from exc
         except aiohttp.ClientError as exc:
             raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
 
@@ -211,25 +232,39 @@ class HttpPool:
         self._max_connections = max_connections
         self._fast_path = fast_path
         self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
         self._owned_client: httpx.AsyncClient | None = None
         self._senders: dict[int, HttpSender] = {}
 
     def _aiohttp_session(self) -> aiohttp.ClientSession:
-        # Created on first use, inside the running loop, as aiohttp requires.
-        if self._session is None or self._session.closed:
+        """The pool's aiohttp session, created inside the running loop as aiohttp requires. A
+        session belongs to one loop: a gateway used again under a new loop (a second
+        ``asyncio.run``) gets a fresh session instead of one bound to a dead loop."""
+        if self._closed:
+            raise GatewayError("this gateway is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or self._session_loop is not loop:
             import aiohttp
 
+            if session is not None and not session.closed:
+                session.detach()  # its connections died with their loop; nothing left to close
             connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
+            session = self._session = aiohttp.ClientSession(
                 connector=connector, read_bufsize=READ_BUFFER_BYTES, auto_decompress=True
             )
-        return self._session
+            self._session_loop = loop
+            self._owned_client = None  # its transport captured the old session
+        return session
 
     @property
     def client(self) -> httpx.AsyncClient:
         """The httpx client requests go through (the user's, or the gateway-owned one)."""
         if self._user_client is not None:
             return self._user_client
+        if self._session_loop is not None and _running_loop() not in (None, self._session_loop):
+            self._aiohttp_session()  # a new loop: rebuild the session and this client with it
         if self._owned_client is None:
             import httpx
             from httpx_aiohttp import AiohttpTransport
@@ -245,13 +280,14 @@ class HttpPool:
         sender = self._senders.get(key)
         if sender is None:
             if chosen is None:
-                sender = _LazyAiohttpSender(self) if self._fast_path else HttpxSender(self.client)
+                sender = _LazyAiohttpSender(self) if self._fast_path else _OwnedHttpxSender(self)
             else:
                 sender = HttpxSender(chosen)
             self._senders[key] = sender
         return sender
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._owned_client is not None:
             await self._owned_client.aclose()
             self._owned_client = None
@@ -259,6 +295,28 @@ class HttpPool:
             await self._session.close()
         self._session = None
         self._senders.clear()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class _OwnedHttpxSender:
+    """Posts through the pool's own httpx client as it is now (rebuilt under a new loop)."""
+
+    def __init__(self, pool: HttpPool) -> None:
+        self._pool = pool
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> HttpResponse:
+        return await HttpxSender(self._pool.client).post(url, body, headers, timeout)
+
+    def stream(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None) -> Any:
+        return HttpxSender(self._pool.client).stream(url, body, headers, timeout)
 
 
 class _LazyAiohttpSender:

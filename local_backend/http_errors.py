@@ -28,19 +28,40 @@ def error_response(error: GatewayError) -> Response:
     return JSONResponse(error.to_openai_body(), status_code=error.status_code, headers=headers)
 
 
+def _too_large(size: str) -> BadRequestError:
+    return BadRequestError(
+        f"request body is {size} bytes; the limit is {MAX_BODY_BYTES}", status_code=413, code="body_too_large"
+    )
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused (413) as soon as it is known to pass the limit, without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large(declared)
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > MAX_BODY_BYTES:
+            raise _too_large(f"more than {MAX_BODY_BYTES}")
+        parts.append(part)
+    return b"".join(parts)
+
+
 async def read_json(request: Request) -> Any:
     """The request body as JSON, or a BadRequestError that says what is wrong with it."""
     import json
 
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise BadRequestError(f"request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+    body = await read_body(request)
     if not body:
         raise BadRequestError("request body is empty; send a JSON object")
     try:
         return json.loads(body)
     except ValueError as exc:
         raise BadRequestError(f"request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequestError("request body nests JSON too deeply") from exc
 
 
 def parse(model_cls: type[WireModel], payload: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from local_backend.service import LocalService
 
 Handler = Callable[["Request"], Awaitable["Response"]]
+logger = logging.getLogger(__name__)
 
 
 async def sse_body(chunks: AsyncIterator[WireModel]) -> AsyncIterator[bytes]:
@@ -67,13 +69,17 @@ async def start_stream(chunks: AsyncIterator[WireModel]) -> Response:
 
 
 def guarded(handler: Handler) -> Handler:
-    """Every GatewayError becomes its OpenAI-style error answer; nothing escapes as a 500."""
+    """Every GatewayError becomes its OpenAI-style error answer; a bug still answers in that shape
+    (500, logged) rather than as a bare server error page."""
 
     async def wrapper(request: Request) -> Response:
         try:
             return await handler(request)
         except GatewayError as exc:
             return error_response(exc)
+        except Exception as exc:
+            logger.exception("unhandled error on %s", request.url.path)
+            return error_response(GatewayError(f"internal error: {type(exc).__name__}"))
 
     return wrapper
 

@@ -8,10 +8,10 @@ streaming) and the Messages shape ``{"messages", ...}`` (OpenAI chat, answered a
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from llmgateway.errors import BadRequestError, GatewayError
+from llmgateway.errors import BadRequestError, GatewayError, UpstreamServerError
 from llmgateway.sse import format_sse
 from llmgateway.types import ChatCompletionRequest, Completion, CompletionRequest
 from local_backend.http_errors import model_json, parse, read_json
@@ -92,13 +92,15 @@ def tgi_details(completion: Completion, request: CompletionRequest) -> dict[str,
 
 
 async def tgi_stream(
-    chunks: AsyncIterator[Completion], request: CompletionRequest, prefix: str
+    first: Completion, chunks: AsyncGenerator[Completion, None], request: CompletionRequest, prefix: str
 ) -> AsyncIterator[bytes]:
-    """TGI's server-sent events: one per text piece, the last with ``generated_text`` and details."""
+    """TGI's server-sent events: one per text piece, the last with ``generated_text`` and details.
+    An error after the first event can only be reported as an event (the 200 is already sent)."""
     text: list[str] = []
     index = 0
+    chunk: Completion | None = first
     try:
-        async for chunk in chunks:
+        while chunk is not None:
             piece = chunk.choices[0].text if chunk.choices else ""
             final = chunk.usage is not None
             index += 1
@@ -110,8 +112,11 @@ async def tgi_stream(
                 "details": tgi_details(chunk, request) if final else None,
             }
             yield format_sse(json.dumps(event))
+            chunk = await anext(chunks, None)
     except GatewayError as exc:
         yield format_sse(json.dumps({"error": exc.message, "error_type": exc.error_type}))
+    finally:
+        await chunks.aclose()
 
 
 def sagemaker_routes(get: Callable[[], LocalService], is_ready: Callable[[], bool]) -> list[Route]:
@@ -136,9 +141,17 @@ def sagemaker_routes(get: Callable[[], LocalService], is_ready: Callable[[], boo
         prefix = body["inputs"] if params.get("return_full_text") else ""
         if body.get("stream"):
             chunks = get().stream_completions(completion_request)
-            return StreamingResponse(
-                tgi_stream(chunks, completion_request, prefix), media_type="text/event-stream"
-            )
+            # The first chunk is awaited here, so errors at once (queue full, prompt too long)
+            # still answer with their own status rather than a 200 carrying an error event.
+            try:
+                first = await chunks.__anext__()
+            except StopAsyncIteration:
+                raise UpstreamServerError("the local backend produced no output") from None
+            except BaseException:
+                await chunks.aclose()
+                raise
+            events = tgi_stream(first, chunks, completion_request, prefix)
+            return StreamingResponse(events, media_type="text/event-stream")
         completion = await get().completions(completion_request)
         answer: dict[str, Any] = {"generated_text": prefix + completion.choices[0].text}
         if params.get("details"):

@@ -93,7 +93,13 @@ def vertex_routes(
         if not isinstance(parameters, dict):
             raise BadRequestError("'parameters' must be an object")
         # Instances run concurrently: the scheduler batches them together.
-        results = await asyncio.gather(*(predict_one(get(), i, parameters) for i in body["instances"]))
+        service = get()
+        tasks = [asyncio.ensure_future(predict_one(service, i, parameters)) for i in body["instances"]]
+        try:
+            results = await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:  # one failed instance: stop generating the others
+                task.cancel()
         usage = {
             "prompt_tokens": sum(u.prompt_tokens for _, u in results),
             "completion_tokens": sum(u.completion_tokens for _, u in results),

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
+# Below this, dividing logits by the temperature overflows to inf and sampling breaks; such a
+# temperature means "greedy" anyway, so it is decoded as greedy.
+MIN_SAMPLING_TEMPERATURE = 1e-4
+
 
 @dataclass
 class RowSampler:
@@ -31,7 +35,7 @@ class RowSampler:
 def make_sampler(temperature: float, top_p: float, seed: int | None, device: torch.device) -> RowSampler:
     import torch
 
-    if temperature == 0.0:
+    if temperature < MIN_SAMPLING_TEMPERATURE:
         return RowSampler(temperature=0.0, top_p=top_p, generator=None)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed if seed is not None else random.SystemRandom().getrandbits(63))
@@ -52,6 +56,8 @@ def _sample_row(logits: torch.Tensor, sampler: RowSampler) -> torch.Tensor:
     import torch
 
     probs = torch.softmax(logits.float() / sampler.temperature, dim=-1)
+    if not bool(torch.isfinite(probs).all()):
+        return logits.argmax(dim=-1)  # degenerate logits: never let one row fail the whole batch
     if sampler.top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True)
         cumulative = torch.cumsum(sorted_probs, dim=-1)

@@ -274,8 +274,8 @@ class BatchScheduler:
                     joiners = self._take_joiners()
                     # Counted while prefilling, so submit() bounds the queue with them included.
                     self._admitting = len(joiners)
-                self._drop_cancelled()
                 try:
+                    self._drop_cancelled()
                     if joiners:
                         self._admit(joiners)
                     self._admitting = 0
@@ -289,6 +289,8 @@ class BatchScheduler:
         finally:
             closed = SchedulerClosedError("the scheduler was stopped")
             with self._cond:
+                # Also when the worker died of a bug: submit() must refuse, not queue forever.
+                self._stopping = True
                 leftovers = list(self._pending)
                 self._pending.clear()
             self._fail_active(closed, leftovers)

@@ -228,7 +228,7 @@ class LocalService:
                         continue
                     self._count(event)
                     yield chunk(ChunkDelta(), finish=event.finish_reason)
-                    if request.stream_options is None or request.wants_stream_usage():
+                    if request.wants_stream_usage():
                         yield ChatCompletionChunk(
                             id=chunk_id, created=created, model=self.model_id, choices=[], usage=_usage(event)
                         )
@@ -344,6 +344,8 @@ class LocalService:
 
     async def embeddings(self, request: EmbeddingRequest) -> EmbeddingResponse:
         inputs = request.input
+        if not inputs:
+            raise BadRequestError("input is empty; send a string or a list of strings")
         if isinstance(inputs, str):
             texts = [inputs]
         elif all(isinstance(item, str) for item in inputs):

@@ -11,11 +11,12 @@ runs an elastic pool of backend worker processes (``local_backend.replicas``; on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llmgateway.errors import APITimeoutError
 from llmgateway.provider import Capabilities, ProviderBase, ProviderContext
 from llmgateway.types import (
     ChatCompletion,
@@ -28,6 +29,8 @@ from llmgateway.types import (
     StreamOptions,
 )
 from providers.openai_compat import OpenAICompatProvider, OpenAICompatSettings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from local_backend.replicas import ReplicaPool
@@ -173,19 +176,35 @@ class LocalProvider(ProviderBase):
                     await remote.start()
         return remote
 
+    async def _bounded(self, call: Awaitable[T], timeout: float | None) -> T:
+        """An in-process call under the same deadline an HTTP call would have."""
+        limit = timeout if timeout is not None else self.settings.timeout
+        try:
+            return await asyncio.wait_for(call, limit)
+        except asyncio.TimeoutError:
+            raise APITimeoutError(
+                f"local model gave no answer within {limit}s", deployment=self.name
+            ) from None
+
     async def chat(self, request: ChatCompletionRequest, *, timeout: float | None = None) -> ChatCompletion:
         remote = await self._remote_ready()
         if remote is not None:
             return await remote.chat(request, timeout=timeout)
-        return await (await self.service()).chat(request)
+        return await self._bounded((await self.service()).chat(request), timeout)
 
     async def stream_chat(
         self, request: ChatCompletionRequest, *, timeout: float | None = None
     ) -> AsyncIterator[ChatCompletionChunk]:
         remote = await self._remote_ready()
         if remote is not None:
-            async for chunk in remote.stream_chat(request, timeout=timeout):
-                yield chunk
+            remote_stream = remote.stream_chat(request, timeout=timeout)
+            try:
+                async for chunk in remote_stream:
+                    yield chunk
+            finally:
+                closer = getattr(remote_stream, "aclose", None)
+                if closer is not None:
+                    await closer()
             return
         # The gateway always needs usage (cost); it hides the chunk when the caller did not ask.
         with_usage = request.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
@@ -200,7 +219,7 @@ class LocalProvider(ProviderBase):
         remote = await self._remote_ready()
         if remote is not None:
             return await remote.completions(request, timeout=timeout)
-        return await (await self.service()).completions(request)
+        return await self._bounded((await self.service()).completions(request), timeout)
 
     async def embeddings(
         self, request: EmbeddingRequest, *, timeout: float | None = None
@@ -208,7 +227,7 @@ class LocalProvider(ProviderBase):
         remote = await self._remote_ready()
         if remote is not None:
             return await remote.embeddings(request, timeout=timeout)
-        return await (await self.service()).embeddings(request)
+        return await self._bounded((await self.service()).embeddings(request), timeout)
 
     async def aclose(self) -> None:
         if self._remote is not None:

@@ -305,7 +305,10 @@ class MockProvider(ProviderBase):
     ) -> EmbeddingResponse:
         self.calls.append(request)
         await self._apply(self.next_step())
-        inputs = [request.input] if isinstance(request.input, str) else list(request.input)
+        raw = request.input
+        # A string, or a list of token ids, is one input; otherwise each item is one.
+        single = isinstance(raw, str) or (isinstance(raw, list) and bool(raw) and isinstance(raw[0], int))
+        inputs = [raw] if single else list(raw)
         data = [Embedding(index=i, embedding=self._vector(str(text))) for i, text in enumerate(inputs)]
         tokens = sum(count_tokens(str(text)) for text in inputs)
         return EmbeddingResponse(

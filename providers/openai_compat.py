@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import from_json, to_json
@@ -85,7 +86,7 @@ class OpenAICompatProvider(ProviderBase):
         headers.update({k.lower(): v for k, v in settings.headers.items()})
         self._headers = headers
         self._stream_headers = {**headers, "accept": "text/event-stream"}
-        query = "&".join(f"{k}={v}" for k, v in settings.query.items())
+        query = urlencode(settings.query)
         suffix = f"?{query}" if query else ""
         self._urls = {
             path: f"{settings.base_url}/{path}{suffix}"
@@ -108,7 +109,7 @@ class OpenAICompatProvider(ProviderBase):
 
     async def _post(self, path: str, body: bytes, timeout: float | None) -> bytes:
         response = await self._sender.post(self._urls[path], body, self._headers, self._timeout(timeout))
-        if response.status >= 400:
+        if response.status >= 300:
             raise error_from_status(
                 response.status, _decode_json(response.body), response.headers, deployment=self.name
             )
@@ -157,7 +158,7 @@ class OpenAICompatProvider(ProviderBase):
         sent = 0
         finished = False
         async with self._sender.stream(url, body, self._stream_headers, self._timeout(timeout)) as resp:
-            if resp.status >= 400:
+            if resp.status >= 300:
                 raw = await resp.read()
                 raise error_from_status(resp.status, _decode_json(raw), resp.headers, deployment=self.name)
             try:

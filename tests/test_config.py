@@ -115,3 +115,11 @@ def test_file_problems(tmp_path: Path) -> None:
 def test_gateway_needs_exactly_one_source() -> None:
     with pytest.raises(ConfigError, match="either a config"):
         Gateway()
+
+
+def test_errors_never_echo_string_values_such_as_secrets() -> None:
+    data = {"models": {"c": {"deployments": [{"provider": "openai", "apikey": "${KEY}"}]}}}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, env={"KEY": "sk-live-SECRET"})
+    assert "apikey: Extra inputs are not permitted" in str(caught.value)
+    assert "SECRET" not in str(caught.value)

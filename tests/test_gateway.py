@@ -263,3 +263,41 @@ async def test_compute_seconds_are_billed_exactly() -> None:
     assert reply.gateway is not None
     assert reply.gateway.cost.compute == Decimal("0.0001")
     assert reply.gateway.cost.total == Decimal("0.00011")
+
+
+async def test_tool_calls_route_to_a_deployment_that_supports_them() -> None:
+    no_tools = MockProvider(name="no-tools", capabilities=Capabilities(tools=False))
+    with_tools = MockProvider(name="with-tools")
+    gw = Gateway(models={"m": [no_tools, with_tools]})
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    reply = await gw.chat.completions.create(model="m", messages=USER, tools=tools)
+    assert reply.gateway is not None and reply.gateway.deployment == "with-tools"
+    assert len(no_tools.calls) == 0
+    plain = await gw.chat.completions.create(model="m", messages=USER)
+    assert plain.gateway is not None and plain.gateway.deployment == "no-tools"
+
+
+async def test_a_stream_closed_early_still_settles_its_cost() -> None:
+    pricing = Pricing(output_per_million=Decimal(1_000_000))  # one unit per token: easy to read
+    gw = Gateway(
+        models={"m": Deployment("d", MockProvider(lambda r: "one two three four five"), pricing=pricing)}
+    )
+    stream = await gw.chat.completions.create(model="m", messages=USER, stream=True)
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            break  # the caller stops reading after the first word
+    await stream.aclose()
+    assert stream.gateway is not None and stream.gateway.cost.estimated
+    assert stream.gateway.cost.output > 0
+
+
+def test_a_failed_sync_gateway_leaves_no_thread() -> None:
+    import threading
+
+    from llmgateway import ConfigError
+
+    before = threading.active_count()
+    for _ in range(3):
+        with pytest.raises(ConfigError):
+            SyncGateway({"models": {}})
+    assert threading.active_count() == before

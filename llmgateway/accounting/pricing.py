@@ -39,7 +39,7 @@ class Pricing(BaseModel):
         output_cost = self.output_per_million * completion / _MILLION
         seconds = usage.compute_seconds if usage and usage.compute_seconds else 0.0
         # str() keeps the float's shortest decimal form instead of its binary expansion.
-        compute_cost = self.per_compute_second * Decimal(str(seconds))
+        compute_cost = self.per_compute_second * Decimal(str(seconds)) if seconds else Decimal(0)
         return Cost(
             input=input_cost,
             output=output_cost,

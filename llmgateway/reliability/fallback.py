@@ -1,7 +1,9 @@
 """Try a model's deployments in turn until one answers.
 
-A retryable failure (connection, timeout, 429, 5xx) moves on to the next deployment; any other
-error is the caller's to fix and is raised at once. Every try is recorded as an Attempt.
+A failure another deployment may not share (``GatewayError.fallback``: connection, timeout, 429,
+5xx, an upstream's 401/403/404, a missing capability, a too-small context window) moves on to the
+next deployment; any other error is the caller's to fix and is raised at once. Every try is
+recorded as an Attempt.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ async def call_with_fallback(
                     latency_ms=(time.perf_counter() - start) * 1000.0,
                 )
             )
-            if not error.retryable or index == len(candidates) - 1:
+            if not error.fallback or index == len(candidates) - 1:
                 error.attempts = attempts
                 if error is raw:
                     raise

@@ -21,6 +21,14 @@ def needs_streaming(c: Capabilities) -> bool:
     return c.chat and c.streaming
 
 
+def needs_tools(c: Capabilities) -> bool:
+    return c.chat and c.tools
+
+
+def needs_streaming_tools(c: Capabilities) -> bool:
+    return c.chat and c.streaming and c.tools
+
+
 def needs_completions(c: Capabilities) -> bool:
     return c.completions
 

@@ -34,7 +34,11 @@ async def test_chat_plain_and_streamed_give_the_same_greedy_text(client: httpx.A
     usage = plain["usage"]
     assert usage["completion_tokens"] == 12 and usage["compute_seconds"] > 0
     assert plain["choices"][0]["finish_reason"] == "length"
-    streamed = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    bare = sse_events((await client.post("/v1/chat/completions", json={**CHAT, "stream": True})).text)
+    assert all("usage" not in json.loads(e) for e in bare[:-1])  # only when include_usage asks
+    streamed = await client.post(
+        "/v1/chat/completions", json={**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    )
     assert streamed.headers["content-type"].startswith("text/event-stream")
     events = sse_events(streamed.text)
     assert events[-1] == "[DONE]"
