@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from llmgateway.config import (
     GatewayConfig,
-    RoutingConfig,
     describe_validation_error,
     load_config,
     parse_config,
@@ -28,6 +27,7 @@ from llmgateway.errors import BadRequestError, ConfigError
 from llmgateway.provider import Provider, ProviderContext, ProviderRegistry
 from llmgateway.routing.deployment import Deployment, build_deployment
 from llmgateway.routing.route import ModelRoute
+from llmgateway.routing.settings import RoutingConfig, RoutingOverride
 from llmgateway.streaming import ChatStream
 from llmgateway.transport import HttpPool
 from llmgateway.types import (
@@ -57,6 +57,16 @@ def _validated(model_cls: type[WireModel], payload: dict[str, Any]) -> Any:
         raise BadRequestError(f"invalid request: {describe_validation_error(exc)}") from exc
 
 
+def _override(routing: Mapping[str, Any] | RoutingOverride | None) -> RoutingOverride | None:
+    """A request's own routing choices (policy, constraints, hedging), validated."""
+    if routing is None or isinstance(routing, RoutingOverride):
+        return routing
+    try:
+        return RoutingOverride.model_validate(routing)
+    except ValidationError as exc:
+        raise BadRequestError(f"invalid routing override: {describe_validation_error(exc)}") from exc
+
+
 def _payload(
     fixed: dict[str, Any], params: dict[str, Any], extra_body: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -80,6 +90,7 @@ class ChatCompletions:
         stream: Literal[False] = False,
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        routing: Mapping[str, Any] | RoutingOverride | None = None,
         **params: Any,
     ) -> ChatCompletion: ...
 
@@ -92,6 +103,7 @@ class ChatCompletions:
         stream: Literal[True],
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        routing: Mapping[str, Any] | RoutingOverride | None = None,
         **params: Any,
     ) -> ChatStream: ...
 
@@ -103,6 +115,7 @@ class ChatCompletions:
         stream: bool = False,
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        routing: Mapping[str, Any] | RoutingOverride | None = None,
         **params: Any,
     ) -> ChatCompletion | ChatStream:
         """Create a chat completion; with ``stream=True`` an async iterator of chunks."""
@@ -115,8 +128,8 @@ class ChatCompletions:
         )
         dispatcher = self._gateway._dispatcher
         if stream:
-            return await dispatcher.stream_chat(request, timeout)
-        return await dispatcher.chat(request, timeout)
+            return await dispatcher.stream_chat(request, timeout, _override(routing))
+        return await dispatcher.chat(request, timeout, _override(routing))
 
 
 class Chat:
@@ -135,6 +148,7 @@ class Completions:
         prompt: str | list[str],
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        routing: Mapping[str, Any] | RoutingOverride | None = None,
         **params: Any,
     ) -> Completion:
         """A legacy text completion (no chat template), where the deployment supports it."""
@@ -142,7 +156,7 @@ class Completions:
             raise BadRequestError("streaming text completions are not supported; use chat.completions")
         payload = _payload({"model": model, "prompt": prompt}, params, extra_body)
         request: CompletionRequest = _validated(CompletionRequest, payload)
-        return await self._gateway._dispatcher.completions(request, timeout)
+        return await self._gateway._dispatcher.completions(request, timeout, _override(routing))
 
 
 class Embeddings:
@@ -156,11 +170,12 @@ class Embeddings:
         input: str | list[str] | list[int] | list[list[int]],
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
+        routing: Mapping[str, Any] | RoutingOverride | None = None,
         **params: Any,
     ) -> EmbeddingResponse:
         payload = _payload({"model": model, "input": input}, params, extra_body)
         request: EmbeddingRequest = _validated(EmbeddingRequest, payload)
-        return await self._gateway._dispatcher.embeddings(request, timeout)
+        return await self._gateway._dispatcher.embeddings(request, timeout, _override(routing))
 
 
 class Models:
@@ -230,7 +245,9 @@ class Gateway:
         routes: dict[str, ModelRoute] = {}
         for model, model_config in config.models.items():
             deployments = [
-                build_deployment(d, registry, context, f"models.{model}.deployments[{i}]")
+                build_deployment(
+                    d, registry, context, f"models.{model}.deployments[{i}]", model_config.routing.breaker
+                )
                 for i, d in enumerate(model_config.deployments)
             ]
             routes[model] = ModelRoute(model, deployments, model_config.routing)
@@ -245,7 +262,8 @@ class Gateway:
         return [d for route in self._dispatcher.routes.values() for d in route.deployments]
 
     async def aclose(self) -> None:
-        """Close every provider and the HTTP pool."""
+        """Stop health checks, close every provider and the HTTP pool."""
+        await self._dispatcher.aclose()
         seen: set[int] = set()
         for deployment in self.deployments():
             if id(deployment.provider) not in seen:

@@ -23,12 +23,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llmgateway.accounting.pricing import Pricing
 from llmgateway.errors import ConfigError
+from llmgateway.routing.settings import RoutingConfig
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -42,13 +43,6 @@ class Limits(BaseModel):
     )
 
 
-class RoutingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    policy: Literal["priority"] = "priority"
-    fallback: bool = Field(default=True, description="Try the next deployment on retryable errors")
-
-
 class DeploymentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -58,6 +52,8 @@ class DeploymentConfig(BaseModel):
     pricing: Pricing = Field(default_factory=Pricing)
     limits: Limits = Field(default_factory=Limits)
     timeout: float | None = Field(default=None, gt=0, description="Seconds per call")
+    weight: float = Field(default=1.0, gt=0, description="Share of traffic under the weighted policy")
+    context_window: int | None = Field(default=None, ge=1, description="Prompt + output tokens it takes")
 
 
 class ModelConfig(BaseModel):

@@ -1,18 +1,24 @@
-"""The call path: route a request to a deployment, fall back on failure, stamp cost and metadata.
+"""The call path: rank a model's deployments, try them (with retries, fallback and hedging),
+record what happened in each deployment's live stats, and stamp cost and metadata on the answer.
 
-One Dispatcher per Gateway; it holds the routes and nothing global.
+One Dispatcher per Gateway; it holds the routes and the router and nothing global.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypeVar
 
-from llmgateway.accounting.estimate import estimate_usage
+from llmgateway.accounting.estimate import estimate_prompt_tokens, estimate_text_tokens, estimate_usage
 from llmgateway.errors import NotFoundError, StreamInterruptedError
-from llmgateway.reliability.fallback import call_with_fallback
+from llmgateway.reliability.attempts import AttemptLog, HedgePlan, run_round
+from llmgateway.reliability.retry import with_retries
 from llmgateway.routing.deployment import Deployment
+from llmgateway.routing.health import check_forever
 from llmgateway.routing.route import (
     Capability,
     ModelRoute,
@@ -23,9 +29,10 @@ from llmgateway.routing.route import (
     needs_streaming_tools,
     needs_tools,
 )
+from llmgateway.routing.router import Decision, Router
+from llmgateway.routing.settings import RoutingConfig, RoutingOverride
 from llmgateway.streaming import ChatStream
 from llmgateway.types import (
-    Attempt,
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -37,32 +44,131 @@ from llmgateway.types import (
     Usage,
 )
 
-T = TypeVar("T", ChatCompletion, Completion, EmbeddingResponse)
+T = TypeVar("T")
+R = TypeVar("R", ChatCompletion, Completion, EmbeddingResponse)
+_MILLION = Decimal(1_000_000)
+StreamHead = tuple[list[ChatCompletionChunk], AsyncIterator[ChatCompletionChunk]]
 
 
-def _metadata(
-    model: str,
-    deployment: Deployment,
-    attempts: list[Attempt],
-    usage: Usage | None,
-    estimated: bool,
-    latency_ms: float,
-    ttft_ms: float | None = None,
-) -> GatewayMetadata:
-    return GatewayMetadata(
-        model=model,
-        deployment=deployment.name,
-        provider=deployment.kind,
-        attempts=attempts,
-        latency_ms=latency_ms,
-        ttft_ms=ttft_ms,
-        cost=deployment.pricing.cost(usage, estimated=estimated),
-    )
+@dataclass
+class Routed:
+    """The outcome of routing one call: the winner, the decision, every attempt."""
+
+    deployment: Deployment
+    decision: Decision
+    log: AttemptLog
+    rounds: int
+    prompt_tokens: int
+
+    def metadata(
+        self,
+        model: str,
+        usage: Usage | None,
+        estimated: bool,
+        latency_ms: float,
+        ttft_ms: float | None = None,
+    ) -> GatewayMetadata:
+        cost = self.deployment.pricing.cost(usage, estimated=estimated)
+        if self.log.abandoned:
+            # Hedged copies that lost still had their prompt read (and billed) upstream.
+            abandoned = sum(
+                (d.pricing.input_per_million * self.prompt_tokens / _MILLION + d.pricing.per_request)
+                for d in self.log.abandoned
+            )
+            cost.abandoned = Decimal(abandoned)
+            cost.total += cost.abandoned
+            cost.estimated = True
+        return GatewayMetadata(
+            model=model,
+            deployment=self.deployment.name,
+            provider=self.deployment.kind,
+            attempts=self.log.attempts,
+            routing=self.decision.info(self.rounds),
+            latency_ms=latency_ms,
+            ttft_ms=ttft_ms,
+            cost=cost,
+        )
+
+
+def hedge_plan(config: RoutingConfig) -> HedgePlan | None:
+    hedging = config.hedging
+    if not hedging.enabled:
+        return None
+    floor = hedging.min_delay_ms / 1000.0
+    fixed = hedging.delay_ms / 1000.0 if hedging.delay_ms is not None else None
+
+    def delay(deployment: Deployment) -> float | None:
+        seconds = fixed if fixed is not None else deployment.stats.p95()
+        return None if seconds is None else max(floor, seconds)
+
+    return HedgePlan(delay, hedging.max_hedges)
+
+
+async def _open_stream(
+    deployment: Deployment, request: ChatCompletionRequest, timeout: float | None
+) -> StreamHead:
+    """Start a stream and read up to its first token. Chunks before it (the role announcement)
+    are held: until a token has reached the caller, a failing stream may still fall back."""
+    stream = deployment.provider.stream_chat(request, timeout=timeout or deployment.timeout)
+    head: list[ChatCompletionChunk] = []
+    try:
+        while True:
+            try:
+                chunk = await stream.__anext__()
+            except StopAsyncIteration:
+                if head:
+                    return head, stream
+                raise StreamInterruptedError(
+                    "stream ended before its first token", deployment=deployment.name
+                ) from None
+            head.append(chunk)
+            if chunk.usage is not None or any(
+                c.delta.content or c.delta.tool_calls or c.finish_reason for c in chunk.choices
+            ):
+                return head, stream
+    except BaseException:
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            await closer()
+        raise
+
+
+async def _close_stream(head: StreamHead) -> None:
+    closer = getattr(head[1], "aclose", None)
+    if closer is not None:
+        await closer()
 
 
 class Dispatcher:
-    def __init__(self, routes: dict[str, ModelRoute]) -> None:
+    def __init__(self, routes: dict[str, ModelRoute], router: Router | None = None) -> None:
         self.routes = routes
+        self.router = router or Router()
+        self._hedging = {name: hedge_plan(route.routing) for name, route in routes.items()}
+        self._checked = [r for r in routes.values() if r.routing.health_check.interval_seconds is not None]
+        self._health_tasks: list[asyncio.Task[None]] = []
+
+    def _ensure_health_checks(self) -> None:
+        """Active health checks run while the gateway is used: started by the first call (they
+        need a running loop), restarted under a new loop, stopped by ``aclose``."""
+        loop = asyncio.get_running_loop()
+        if (
+            self._health_tasks
+            and self._health_tasks[0].get_loop() is loop
+            and not self._health_tasks[0].done()
+        ):
+            return
+        self._health_tasks = [
+            loop.create_task(check_forever(r.model, r.deployments, r.routing.health_check))
+            for r in self._checked
+        ]
+
+    async def aclose(self) -> None:
+        tasks, self._health_tasks = self._health_tasks, []
+        for task in tasks:
+            task.cancel()
+        current = [t for t in tasks if t.get_loop() is asyncio.get_running_loop()]
+        if current:
+            await asyncio.wait(current)
 
     def route(self, model: str) -> ModelRoute:
         route = self.routes.get(model)
@@ -73,92 +179,133 @@ class Dispatcher:
             )
         return route
 
-    async def _routed(
+    async def _route(
         self,
         model: str,
         capable: Capability,
         what: str,
         call: Callable[[Deployment], Awaitable[T]],
-        estimate: Callable[[T], Usage] | None = None,
-    ) -> T:
-        """Route one non-streaming call and stamp its metadata and cost on the response. Without
-        reported usage the cost is priced on ``estimate`` (when given) and marked estimated."""
+        *,
+        prompt_tokens: int,
+        max_output: int | None,
+        override: RoutingOverride | None,
+        discard: Callable[[T], Awaitable[None]] | None = None,
+    ) -> tuple[T, Routed]:
+        route = self.route(model)
+        if self._checked:
+            self._ensure_health_checks()
+        config = override.apply(route.routing) if override is not None else route.routing
+        hedging = hedge_plan(config) if override is not None else self._hedging[model]
+        log = AttemptLog()
+        decisions: list[Decision] = []
+
+        async def run_pass(number: int) -> tuple[T, Deployment]:
+            decision = self.router.decide(route, config, capable, what, prompt_tokens, max_output)
+            decisions.append(decision)
+            return await run_round(decision.ranked, call, log, hedging, discard)
+
+        (result, deployment), rounds = await with_retries(run_pass, config.retry, log, self.router.rng)
+        return result, Routed(deployment, decisions[-1], log, rounds, prompt_tokens)
+
+    async def _unary(
+        self,
+        model: str,
+        capable: Capability,
+        what: str,
+        call: Callable[[Deployment], Awaitable[R]],
+        prompt_tokens: int,
+        max_output: int | None,
+        override: RoutingOverride | None,
+        estimate: Callable[[R], Usage] | None = None,
+    ) -> R:
+        """Route one non-streaming call; price it on reported usage, or on ``estimate`` (marked)."""
         started = time.perf_counter()
-        response, deployment, attempts = await call_with_fallback(
-            self.route(model).candidates(capable, what), call
+        response, routed = await self._route(
+            model, capable, what, call, prompt_tokens=prompt_tokens, max_output=max_output, override=override
         )
+        latency = time.perf_counter() - started
         usage = response.usage
         estimated = usage is None
         if usage is None and estimate is not None:
             usage = estimate(response)
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        response.gateway = _metadata(model, deployment, attempts, usage, estimated, latency_ms)
+        routed.deployment.stats.finished(
+            latency, failed=False, output_tokens=usage.completion_tokens if usage else None
+        )
+        response.gateway = routed.metadata(model, usage, estimated, latency * 1000.0)
         return response
 
-    async def chat(self, request: ChatCompletionRequest, timeout: float | None) -> ChatCompletion:
-        return await self._routed(
+    async def chat(
+        self, request: ChatCompletionRequest, timeout: float | None, override: RoutingOverride | None = None
+    ) -> ChatCompletion:
+        return await self._unary(
             request.model,
             needs_tools if request.tools else needs_chat,
             "tool calls" if request.tools else "chat completions",
             lambda d: d.provider.chat(request, timeout=timeout or d.timeout),
+            estimate_prompt_tokens(request.messages),
+            request.output_token_limit(),
+            override,
             lambda response: estimate_usage(request.messages, response.text()),
         )
 
-    async def stream_chat(self, request: ChatCompletionRequest, timeout: float | None) -> ChatStream:
-        route = self.route(request.model)
+    async def stream_chat(
+        self, request: ChatCompletionRequest, timeout: float | None, override: RoutingOverride | None = None
+    ) -> ChatStream:
         started = time.perf_counter()
-
-        async def open_stream(
-            d: Deployment,
-        ) -> tuple[ChatCompletionChunk, AsyncIterator[ChatCompletionChunk]]:
-            stream = d.provider.stream_chat(request, timeout=timeout or d.timeout)
-            try:
-                first = await stream.__anext__()
-            except StopAsyncIteration:
-                raise StreamInterruptedError(
-                    "stream ended before its first chunk", deployment=d.name
-                ) from None
-            except BaseException:
-                closer = getattr(stream, "aclose", None)
-                if closer is not None:
-                    await closer()
-                raise
-            return first, stream
-
-        (first, rest), deployment, attempts = await call_with_fallback(
-            route.candidates(
-                needs_streaming_tools if request.tools else needs_streaming,
-                "streaming tool calls" if request.tools else "streaming",
-            ),
-            open_stream,
+        (head, rest), routed = await self._route(
+            request.model,
+            needs_streaming_tools if request.tools else needs_streaming,
+            "streaming tool calls" if request.tools else "streaming",
+            lambda d: _open_stream(d, request, timeout),
+            prompt_tokens=estimate_prompt_tokens(request.messages),
+            max_output=request.output_token_limit(),
+            override=override,
+            discard=_close_stream,
         )
-        ttft_ms = (time.perf_counter() - started) * 1000.0
+        ttft = time.perf_counter() - started
+        deployment = routed.deployment
 
-        def finish(usage: Usage, estimated: bool, latency_ms: float) -> GatewayMetadata:
-            return _metadata(request.model, deployment, attempts, usage, estimated, latency_ms, ttft_ms)
+        def finish(usage: Usage, estimated: bool, latency_ms: float, completed: bool) -> GatewayMetadata:
+            deployment.stats.finished(
+                latency_ms / 1000.0, failed=not completed, ttft=ttft, output_tokens=usage.completion_tokens
+            )
+            return routed.metadata(request.model, usage, estimated, latency_ms, ttft * 1000.0)
 
         return ChatStream(
-            first,
+            head,
             rest,
             request=request,
             started=started,
-            ttft_ms=ttft_ms,
+            ttft_ms=ttft * 1000.0,
             finish=finish,
             deployment=deployment.name,
         )
 
-    async def completions(self, request: CompletionRequest, timeout: float | None) -> Completion:
-        return await self._routed(
+    async def completions(
+        self, request: CompletionRequest, timeout: float | None, override: RoutingOverride | None = None
+    ) -> Completion:
+        prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
+        return await self._unary(
             request.model,
             needs_completions,
             "text completions",
             lambda d: d.provider.completions(request, timeout=timeout or d.timeout),
+            sum(estimate_text_tokens(p) for p in prompts),
+            request.max_tokens,
+            override,
         )
 
-    async def embeddings(self, request: EmbeddingRequest, timeout: float | None) -> EmbeddingResponse:
-        return await self._routed(
+    async def embeddings(
+        self, request: EmbeddingRequest, timeout: float | None, override: RoutingOverride | None = None
+    ) -> EmbeddingResponse:
+        inputs = request.input if isinstance(request.input, list) else [request.input]
+        tokens = sum(estimate_text_tokens(i) if isinstance(i, str) else 1 for i in inputs)
+        return await self._unary(
             request.model,
             needs_embeddings,
             "embeddings",
             lambda d: d.provider.embeddings(request, timeout=timeout or d.timeout),
+            tokens,
+            0,
+            override,
         )

@@ -21,13 +21,14 @@ from llmgateway.types import (
     Usage,
 )
 
-MetadataFactory = Callable[[Usage, bool, float], GatewayMetadata]
+# (usage, estimated, latency_ms, completed) -> the call's metadata; records the deployment's stats
+MetadataFactory = Callable[[Usage, bool, float, bool], GatewayMetadata]
 
 
 class ChatStream:
     def __init__(
         self,
-        first: ChatCompletionChunk,
+        head: list[ChatCompletionChunk],
         rest: AsyncIterator[ChatCompletionChunk],
         *,
         request: ChatCompletionRequest,
@@ -36,7 +37,8 @@ class ChatStream:
         finish: MetadataFactory,
         deployment: str,
     ) -> None:
-        self._first = first
+        self._head = head
+        self._first = head[0]
         self._rest = rest
         self._request = request
         self._started = started
@@ -52,13 +54,15 @@ class ChatStream:
         self._iterator = self._iterate()
         return self._iterator
 
-    def _settle(self, usage: Usage | None, text: list[str], estimated: bool) -> GatewayMetadata:
+    def _settle(
+        self, usage: Usage | None, text: list[str], estimated: bool, completed: bool
+    ) -> GatewayMetadata:
         """Fix the call's metadata and cost once, from reported usage or an estimate of it."""
         if self.gateway is None:
             if usage is None:
                 usage = estimate_usage(self._request.messages, "".join(text))
             latency_ms = (time.perf_counter() - self._started) * 1000.0
-            self.gateway = self._finish(usage, estimated, latency_ms)
+            self.gateway = self._finish(usage, estimated, latency_ms, completed)
         return self.gateway
 
     async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
@@ -67,6 +71,7 @@ class ChatStream:
         usage_chunk: ChatCompletionChunk | None = None
         text: list[str] = []
         sent = 0
+        held = iter(self._head[1:])  # chunks read while looking for the first token
         chunk = self._first
         completed = False
         try:
@@ -86,6 +91,10 @@ class ChatStream:
                 else:
                     sent += 1
                     yield chunk
+                following = next(held, None)
+                if following is not None:
+                    chunk = following
+                    continue
                 try:
                     chunk = await self._rest.__anext__()
                 except StopAsyncIteration:
@@ -105,8 +114,8 @@ class ChatStream:
             await self._close_rest()
             if not completed:
                 # Closed early or broken off: the upstream still billed what it generated.
-                self._settle(usage, text, estimated=True)
-        metadata = self._settle(usage, text, estimated=usage is None)
+                self._settle(usage, text, estimated=True, completed=False)
+        metadata = self._settle(usage, text, estimated=usage is None, completed=True)
         if forward_usage:
             if usage_chunk is None:
                 usage_chunk = ChatCompletionChunk(
@@ -130,7 +139,7 @@ class ChatStream:
             await self._iterator.aclose()
         else:
             await self._close_rest()
-        self._settle(self._first.usage, [], estimated=True)
+        self._settle(self._first.usage, [], estimated=True, completed=False)
 
     async def __aenter__(self) -> ChatStream:
         return self

@@ -111,19 +111,39 @@ class Cost(WireModel):
     input: Decimal = Decimal(0)
     output: Decimal = Decimal(0)
     compute: Decimal = Decimal(0)
+    # Hedged copies of the call that lost the race: the upstream still read their prompt.
+    abandoned: Decimal = Decimal(0)
     total: Decimal = Decimal(0)
     currency: str = "USD"
     estimated: bool = False
 
 
 class Attempt(WireModel):
-    """One try at one deployment: what happened and how long it took."""
+    """One try at one deployment: what happened, how long it took, how long the gateway waited
+    (backoff) before it, and whether it was a hedged copy of an earlier try."""
 
     deployment: str
-    outcome: Literal["ok", "error"]
+    outcome: Literal["ok", "error", "cancelled"]
     error: str | None = None
     status_code: int | None = None
     latency_ms: float = 0.0
+    wait_ms: float = 0.0
+    hedge: bool = False
+
+
+class RouteScore(WireModel):
+    deployment: str
+    score: float
+    reason: str
+
+
+class RoutingInfo(WireModel):
+    """Why the call went where it went: the policy, each deployment's score and reason, in the
+    order they were ranked, and how many passes over them the call took."""
+
+    policy: str
+    scores: list[RouteScore] = Field(default_factory=list)
+    rounds: int = 1
 
 
 CacheStatus = Literal["miss", "hit", "skip", "refresh", "off"]
@@ -136,6 +156,7 @@ class GatewayMetadata(WireModel):
     deployment: str
     provider: str
     attempts: list[Attempt] = Field(default_factory=list)
+    routing: RoutingInfo | None = None
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     cache: CacheStatus = "off"

@@ -1,7 +1,8 @@
 """MockProvider: an in-process backend with scripted behaviour, for tests, demos and benchmarks.
 
 Each call takes the next step of its ``script`` (when the script runs out the provider answers
-normally, or starts over with ``repeat=True``). A step is ``None`` (answer normally) or a fault:
+normally, or starts over with ``repeat=True``); past the script, ``fault_rate`` draws a random
+fault from ``faults`` (seeded). A step is ``None`` (answer normally) or a fault:
 latency, an HTTP-style error, a 429 with Retry-After, a timeout, a connection reset, or a stream
 that drops after some chunks. Answers come from ``handler(request)``; the default echoes.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -141,6 +143,10 @@ class MockSettings(BaseModel):
     script: list[MockStepSettings] = Field(default_factory=list)
     repeat: bool = False
     embedding_dim: int = Field(default=8, ge=1, le=4096)
+    fault_rate: float = Field(default=0.0, ge=0, le=1, description="chance of a random fault per call")
+    faults: list[MockStepSettings] = Field(default_factory=list, description="what a random fault is")
+    jitter_ms: float = Field(default=0.0, ge=0, description="random extra latency, uniform")
+    seed: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,8 +169,20 @@ class MockProvider(ProviderBase):
         chunk_interval: float = 0.0,
         embedding_dim: int = 8,
         capabilities: Capabilities | None = None,
+        fault_rate: float = 0.0,
+        faults: Sequence[Step] = (),
+        seed: int | None = None,
+        jitter: float = 0.0,
     ) -> None:
         super().__init__(name)
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be between 0 and 1, got {fault_rate}")
+        if fault_rate and not faults:
+            raise ValueError("fault_rate needs faults to draw from, e.g. faults=[ServerError(503)]")
+        self.fault_rate = fault_rate
+        self.faults = list(faults)
+        self.jitter = jitter
+        self._rng = random.Random(seed)
         self.handler: Handler = handler or echo_handler
         self.script = list(script)
         self.repeat = repeat
@@ -190,14 +208,19 @@ class MockProvider(ProviderBase):
             latency=settings.latency_ms / 1000.0,
             chunk_interval=settings.chunk_interval_ms / 1000.0,
             embedding_dim=settings.embedding_dim,
+            fault_rate=settings.fault_rate,
+            faults=[step.to_step() for step in settings.faults],
+            seed=settings.seed,
+            jitter=settings.jitter_ms / 1000.0,
         )
 
     def next_step(self) -> Step:
-        if not self.script:
+        """The script's next step; once it is used up, a random fault at ``fault_rate``."""
+        if not self.script or (self._position >= len(self.script) and not self.repeat):
+            if self.fault_rate and self._rng.random() < self.fault_rate:
+                return self._rng.choice(self.faults)
             return None
         if self._position >= len(self.script):
-            if not self.repeat:
-                return None
             self._position = 0
         step = self.script[self._position]
         self._position += 1
@@ -206,6 +229,8 @@ class MockProvider(ProviderBase):
     async def _apply(self, step: Step) -> None:
         """Wait and/or fail as the step says (DropStream is handled by the caller)."""
         delay = self.latency + (step.seconds if isinstance(step, Delay) else 0.0)
+        if self.jitter:
+            delay += self._rng.uniform(0.0, self.jitter)
         if delay > 0:
             await asyncio.sleep(delay)
         if isinstance(step, ServerError):

@@ -69,18 +69,31 @@ async def test_non_retryable_error_is_raised_at_once() -> None:
 
 
 async def test_all_failing_raises_the_last_error_with_every_attempt() -> None:
+    failing_a = MockProvider(name="a", script=[ServerError(500)], repeat=True)
+    failing_b = MockProvider(name="b", script=[RateLimited(0.01)], repeat=True)
+    gw = Gateway(models={"chat": [failing_a, failing_b]})
+    with pytest.raises(RateLimitError) as caught:
+        await gw.chat.completions.create(model="chat", messages=USER)
+    assert caught.value.retry_after == 0.01
+    # Three passes (the default max_rounds) over both deployments, each try recorded.
+    assert [a.deployment for a in caught.value.attempts] == ["a", "b"] * 3
+    assert caught.value.attempts[2].wait_ms > 0  # the backoff before the second pass
+
+
+async def test_a_failed_pass_is_retried_after_a_backoff() -> None:
     gw = Gateway(
         models={
             "chat": [
-                MockProvider(name="a", script=[ServerError(500)]),
-                MockProvider(name="b", script=[RateLimited(3)]),
+                MockProvider(name="a", script=[ServerError(503)]),
+                MockProvider(name="b", script=[ConnectionReset()]),
             ]
         }
     )
-    with pytest.raises(RateLimitError) as caught:
-        await gw.chat.completions.create(model="chat", messages=USER)
-    assert caught.value.retry_after == 3
-    assert [a.deployment for a in caught.value.attempts] == ["a", "b"]
+    reply = await gw.chat.completions.create(model="chat", messages=USER)
+    meta = reply.gateway
+    assert meta is not None and meta.routing is not None and meta.routing.rounds == 2
+    assert [(a.deployment, a.outcome) for a in meta.attempts] == [("a", "error"), ("b", "error"), ("a", "ok")]
+    assert meta.attempts[2].wait_ms > 0 and meta.routing.policy == "priority"
 
 
 async def test_a_provider_bug_becomes_a_typed_error_and_falls_back() -> None:
@@ -237,9 +250,9 @@ def test_sync_gateway_chat_and_stream() -> None:
         assert gw.embeddings.create(model="chat", input="x").data
         assert gw.models.list().data[0].id == "chat"
         with pytest.raises(APIConnectionError):
-            SyncGateway(models={"c": MockProvider(script=[ConnectionReset()])}).chat.completions.create(
-                model="c", messages=USER
-            )
+            SyncGateway(
+                models={"c": MockProvider(script=[ConnectionReset()], repeat=True)}
+            ).chat.completions.create(model="c", messages=USER)
     with pytest.raises(RuntimeError, match="closed"):
         gw.chat.completions.create(model="chat", messages=USER)
 

@@ -11,6 +11,8 @@ from llmgateway.accounting.pricing import Pricing
 from llmgateway.config import DeploymentConfig, Limits, describe_validation_error
 from llmgateway.errors import ConfigError
 from llmgateway.provider import Provider, ProviderContext, ProviderRegistry
+from llmgateway.routing.breaker import BreakerConfig, CircuitBreaker
+from llmgateway.routing.stats import DeploymentStats
 
 if TYPE_CHECKING:
     from aiolimiter import AsyncLimiter
@@ -23,7 +25,15 @@ class Deployment:
     pricing: Pricing = field(default_factory=Pricing)
     limits: Limits = field(default_factory=Limits)
     timeout: float | None = None
+    weight: float = 1.0
+    context_window: int | None = None
+    breaker_config: BreakerConfig | None = None
+    stats: DeploymentStats = field(default_factory=DeploymentStats, init=False)
+    breaker: CircuitBreaker = field(init=False)
     _limiter: AsyncLimiter | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.breaker = CircuitBreaker(self.breaker_config, self.name)
 
     @property
     def kind(self) -> str:
@@ -42,7 +52,11 @@ class Deployment:
 
 
 def build_deployment(
-    config: DeploymentConfig, registry: ProviderRegistry, context: ProviderContext, path: str
+    config: DeploymentConfig,
+    registry: ProviderRegistry,
+    context: ProviderContext,
+    path: str,
+    breaker: BreakerConfig | None = None,
 ) -> Deployment:
     """Validate a deployment's provider settings and build its provider."""
     assert config.name is not None  # named by GatewayConfig's validator
@@ -61,4 +75,7 @@ def build_deployment(
         pricing=config.pricing,
         limits=config.limits,
         timeout=config.timeout,
+        weight=config.weight,
+        context_window=config.context_window,
+        breaker_config=breaker,
     )

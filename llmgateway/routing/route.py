@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from llmgateway.config import RoutingConfig
 from llmgateway.errors import NoDeploymentAvailableError
 from llmgateway.provider import Capabilities
 from llmgateway.routing.deployment import Deployment
+from llmgateway.routing.settings import RoutingConfig
 
 Capability = Callable[[Capabilities], bool]
 
@@ -44,11 +44,11 @@ class ModelRoute:
     routing: RoutingConfig
 
     def candidates(self, capable: Capability, what: str) -> list[Deployment]:
-        """Deployments able to serve the call, in priority order (the config's order)."""
+        """Deployments able to serve the call, in the config's order."""
         found = [d for d in self.deployments if capable(d.provider.capabilities)]
         if not found:
             raise NoDeploymentAvailableError(
                 f"no deployment of model '{self.model}' supports {what}; "
                 f"add one that does to the model's deployments"
             )
-        return found if self.routing.fallback else found[:1]
+        return found

@@ -1,0 +1,264 @@
+"""One pass over the ranked deployments: try them in order until one answers.
+
+A failure another deployment may not share (``GatewayError.fallback``: connection, timeout, 429,
+5xx, an upstream's 401/403/404, a missing capability, a too-small context window) moves on to the
+next deployment; any other error is the caller's to fix and is raised at once.
+
+With hedging, a try that outlives its deployment's hedge delay (its p95 latency by default) gets a
+copy started on the next deployment; the first answer wins and the others are cancelled.
+
+Every try is recorded as an Attempt, and fed to the deployment's live stats and breaker. A success
+is only half-recorded here (breaker, attempt): the caller records latency and tokens in the stats
+when the call is really over, which for a stream is its end, not its first token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from llmgateway.errors import BadRequestError, GatewayError, RateLimitError, UpstreamServerError
+from llmgateway.routing.deployment import Deployment
+from llmgateway.types import Attempt
+
+T = TypeVar("T")
+Discard = Callable[[T], Awaitable[None]]
+
+
+@dataclass
+class AttemptLog:
+    """Every try of one routed call, across rounds; and the hedged copies that lost."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    abandoned: list[Deployment] = field(default_factory=list)
+    wait_ms: float = 0.0  # backoff slept before the round in progress
+    round_errors: list[GatewayError] = field(default_factory=list)  # of the round in progress
+
+
+@dataclass
+class HedgePlan:
+    delay: Callable[[Deployment], float | None]  # seconds; None: no hedge for this deployment
+    max_hedges: int = 1
+
+
+@dataclass
+class _Running(Generic[T]):
+    deployment: Deployment
+    started: float
+    hedge: bool
+
+
+async def acquire_rate(deployment: Deployment) -> None:
+    """Wait for the deployment's request-rate limit, at most its ``max_wait`` seconds."""
+    limiter = deployment.limiter()
+    if limiter is None:
+        return
+    if limiter.has_capacity():
+        await limiter.acquire()
+        return
+    try:
+        await asyncio.wait_for(limiter.acquire(), deployment.limits.max_wait)
+    except asyncio.TimeoutError:
+        raise RateLimitError(
+            f"deployment '{deployment.name}' is at its limit of {deployment.limits.rpm:g} requests/min",
+            retry_after=60.0 / (deployment.limits.rpm or 1.0),
+            deployment=deployment.name,
+        ) from None
+
+
+def as_gateway_error(exc: BaseException, deployment: Deployment) -> GatewayError:
+    if isinstance(exc, GatewayError):
+        if exc.deployment is None:
+            exc.deployment = deployment.name
+        return exc
+    # A provider bug must not take the caller down with it while a sibling could answer.
+    return UpstreamServerError(
+        f"deployment '{deployment.name}' failed unexpectedly: {type(exc).__name__}: {exc}",
+        deployment=deployment.name,
+    )
+
+
+def counts_against(error: GatewayError) -> bool:
+    """Whether an error is the deployment's trouble (stats, breaker) rather than the request's."""
+    return error.fallback and not isinstance(error, BadRequestError)
+
+
+def _begin(deployment: Deployment) -> float:
+    deployment.stats.started()
+    deployment.breaker.on_start()
+    return time.perf_counter()
+
+
+def _failed(d: Deployment, error: GatewayError, started: float, log: AttemptLog, hedge: bool) -> None:
+    elapsed = time.perf_counter() - started
+    against = counts_against(error)
+    d.stats.finished(elapsed, failed=against)
+    d.breaker.on_result(failed=against, latency=elapsed, now=time.monotonic())
+    log.round_errors.append(error)
+    log.attempts.append(
+        Attempt(
+            deployment=d.name,
+            outcome="error",
+            error=f"{type(error).__name__}: {error.message}",
+            status_code=error.status_code,
+            latency_ms=elapsed * 1000.0,
+            wait_ms=log.wait_ms,
+            hedge=hedge,
+        )
+    )
+
+
+def _succeeded(d: Deployment, started: float, log: AttemptLog, hedge: bool) -> None:
+    elapsed = time.perf_counter() - started
+    d.breaker.on_result(failed=False, latency=elapsed, now=time.monotonic())
+    log.attempts.append(
+        Attempt.model_construct(
+            deployment=d.name,
+            outcome="ok",
+            error=None,
+            status_code=None,
+            latency_ms=elapsed * 1000.0,
+            wait_ms=log.wait_ms,
+            hedge=hedge,
+        )
+    )
+
+
+def _cancelled(d: Deployment, started: float, log: AttemptLog, hedge: bool, why: str) -> None:
+    d.stats.abandoned()
+    d.breaker.on_abandoned()
+    log.abandoned.append(d)
+    elapsed_ms = (time.perf_counter() - started) * 1000.0
+    log.attempts.append(
+        Attempt(
+            deployment=d.name,
+            outcome="cancelled",
+            error=why,
+            latency_ms=elapsed_ms,
+            wait_ms=log.wait_ms,
+            hedge=hedge,
+        )
+    )
+
+
+def _raise(error: GatewayError, raw: BaseException, log: AttemptLog) -> None:
+    error.attempts = log.attempts
+    if error is raw:
+        raise error
+    raise error from raw
+
+
+async def run_round(
+    ranked: list[Deployment],
+    call: Callable[[Deployment], Awaitable[T]],
+    log: AttemptLog,
+    hedging: HedgePlan | None = None,
+    discard: Discard[T] | None = None,
+) -> tuple[T, Deployment]:
+    log.round_errors = []
+    if hedging is not None and len(ranked) > 1:
+        return await _hedged_round(ranked, call, log, hedging, discard)
+    for index, deployment in enumerate(ranked):
+        started = _begin(deployment)
+        try:
+            await acquire_rate(deployment)
+            result = await call(deployment)
+        except Exception as raw:
+            error = as_gateway_error(raw, deployment)
+            _failed(deployment, error, started, log, hedge=False)
+            if not error.fallback or index == len(ranked) - 1:
+                _raise(error, raw, log)
+            continue
+        except BaseException:  # cancelled by our caller: the try neither failed nor answered
+            _cancelled(deployment, started, log, hedge=False, why="cancelled by the caller")
+            raise
+        _succeeded(deployment, started, log, hedge=False)
+        return result, deployment
+    raise AssertionError("ranked is never empty")  # the router raises before that
+
+
+async def _attempt(deployment: Deployment, call: Callable[[Deployment], Awaitable[T]]) -> T:
+    await acquire_rate(deployment)
+    return await call(deployment)
+
+
+async def _hedged_round(
+    ranked: list[Deployment],
+    call: Callable[[Deployment], Awaitable[T]],
+    log: AttemptLog,
+    plan: HedgePlan,
+    discard: Discard[T] | None,
+) -> tuple[T, Deployment]:
+    waiting = deque(ranked)
+    running: dict[asyncio.Future[T], _Running[T]] = {}
+    newest: _Running[T] | None = None
+    hedges = 0
+    last: tuple[GatewayError, BaseException] | None = None
+
+    def launch(hedge: bool) -> None:
+        nonlocal newest
+        deployment = waiting.popleft()
+        started = _begin(deployment)
+        task = asyncio.ensure_future(_attempt(deployment, call))
+        running[task] = newest = _Running(deployment, started, hedge)
+
+    launch(hedge=False)
+    try:
+        while running:
+            timeout = None
+            if waiting and hedges < plan.max_hedges and newest is not None:
+                delay = plan.delay(newest.deployment)
+                if delay is not None:
+                    timeout = max(0.0, newest.started + delay - time.perf_counter())
+            done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                hedges += 1
+                launch(hedge=True)
+                continue
+            winner: tuple[T, Deployment] | None = None
+            for task in done:
+                info = running.pop(task)
+                raw = task.exception()
+                if raw is None:
+                    if winner is None:
+                        _succeeded(info.deployment, info.started, log, info.hedge)
+                        winner = (task.result(), info.deployment)
+                    else:  # two answered at once: keep one, close the other
+                        if discard is not None:
+                            await discard(task.result())
+                        _cancelled(info.deployment, info.started, log, info.hedge, "answered second")
+                    continue
+                error = as_gateway_error(raw, info.deployment)
+                _failed(info.deployment, error, info.started, log, info.hedge)
+                if not error.fallback:
+                    _raise(error, raw, log)
+                last = (error, raw)
+            if winner is not None:
+                return winner
+            if not running and waiting:
+                launch(hedge=False)
+        assert last is not None
+        _raise(*last, log)
+        raise AssertionError("unreachable")
+    finally:
+        await _cancel_all(running, log, discard)
+
+
+async def _cancel_all(
+    running: dict[asyncio.Future[T], _Running[T]], log: AttemptLog, discard: Discard[T] | None
+) -> None:
+    """Cancel the tries still running (the race is decided) and wait until they have cleaned up."""
+    tasks = list(running)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+    for task in tasks:
+        info = running.pop(task)
+        if not task.cancelled() and task.exception() is None and discard is not None:
+            await discard(task.result())  # it answered before the cancel landed: release it
+        _cancelled(info.deployment, info.started, log, info.hedge, "lost the race")

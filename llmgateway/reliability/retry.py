@@ -1,0 +1,89 @@
+"""Passes over the ranked deployments until one answers, a deadline passes, or the tries run out.
+
+The first pass runs directly (no retry machinery on the hot path). When every deployment failed
+with a retryable error, later passes run under tenacity: exponential backoff with jitter between
+passes, re-ranked each time (the live stats have moved), honouring Retry-After when every
+deployment asked to be left alone for a while, and never sleeping past the request's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+)
+
+from llmgateway.errors import GatewayError
+from llmgateway.reliability.attempts import AttemptLog
+from llmgateway.routing.settings import RetryConfig
+
+T = TypeVar("T")
+Round = Callable[[int], Awaitable[T]]  # takes the pass number (1-based)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, GatewayError) and exc.retryable
+
+
+def pass_wait(
+    config: RetryConfig, failed_round: int, errors: list[GatewayError], rng: random.Random
+) -> float:
+    """Seconds to sleep after pass ``failed_round`` failed: exponential with jitter, or longer
+    when every try of that pass was told to wait (Retry-After on all of them)."""
+    backoff = min(config.backoff_max, config.backoff_initial * 2 ** (failed_round - 1))
+    backoff *= 0.5 + rng.random()  # full jitter around the exponential
+    told: list[float | None] = [getattr(e, "retry_after", None) for e in errors]
+    waits = [t for t in told if t is not None]
+    if errors and len(waits) == len(told):
+        backoff = max(backoff, min(waits))
+    return float(backoff)
+
+
+async def with_retries(
+    run_pass: Round[T], config: RetryConfig, log: AttemptLog, rng: random.Random
+) -> tuple[T, int]:
+    """Run ``run_pass`` until it returns; the result and how many passes it took."""
+    started = time.monotonic()
+    try:
+        return await run_pass(1), 1
+    except GatewayError as exc:
+        if not exc.retryable or config.max_rounds == 1:
+            raise
+        first_error = exc
+
+    def remaining() -> float:
+        return config.deadline - (time.monotonic() - started)
+
+    first_wait = pass_wait(config, 1, log.round_errors, rng)
+    if first_wait >= remaining():
+        raise first_error  # the deadline comes first: report what went wrong, not a timeout
+    log.wait_ms = first_wait * 1000.0
+    await asyncio.sleep(first_wait)
+
+    def wait(state: RetryCallState) -> float:
+        return pass_wait(config, state.attempt_number + 1, log.round_errors, rng)
+
+    def before_sleep(state: RetryCallState) -> None:
+        log.wait_ms = state.next_action.sleep * 1000.0 if state.next_action is not None else 0.0
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(config.max_rounds - 1) | stop_before_delay(max(0.0, remaining())),
+        wait=wait,
+        retry=retry_if_exception(_retryable),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            pass_number = attempt.retry_state.attempt_number + 1
+            return await run_pass(pass_number), pass_number
+    raise AssertionError("tenacity re-raises the last error")

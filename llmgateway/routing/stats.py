@@ -1,0 +1,161 @@
+"""Live statistics of one deployment, updated on every call and cheap to read.
+
+- latency: peak-EWMA (a slower call raises the estimate at once; faster calls pull it down with a
+  time-based decay), the signal the ``latency`` policy ranks on, scaled by calls in flight;
+- time to first token and output tokens/s: plain EWMAs;
+- success / failure / slow counts over a sliding window of time buckets;
+- a ring of recent latencies for percentiles (the hedging delay uses p95).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+DECAY_SECONDS = 10.0  # peak-EWMA: how fast a latency spike is forgotten
+EWMA_ALPHA = 0.2
+WINDOW_SECONDS = 30.0
+BUCKETS = 10
+RECENT_LATENCIES = 128
+
+
+@dataclass
+class WindowCounts:
+    calls: int
+    failures: int
+    slow: int
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.calls if self.calls else 0.0
+
+    @property
+    def slow_rate(self) -> float:
+        return self.slow / self.calls if self.calls else 0.0
+
+
+@dataclass
+class SlidingWindow:
+    """Call outcomes over the last ``seconds``, in ``buckets`` slices (O(buckets) to read)."""
+
+    seconds: float = WINDOW_SECONDS
+    buckets: int = BUCKETS
+    _ids: list[int] = field(default_factory=list)
+    _counts: list[list[int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._ids = [-1] * self.buckets
+        self._counts = [[0, 0, 0] for _ in range(self.buckets)]
+
+    def _slot(self, now: float) -> list[int]:
+        bucket = int(now * self.buckets / self.seconds)
+        index = bucket % self.buckets
+        if self._ids[index] != bucket:
+            self._ids[index] = bucket
+            counts = self._counts[index]
+            counts[0] = counts[1] = counts[2] = 0
+        return self._counts[index]
+
+    def add(self, failed: bool, slow: bool, now: float) -> None:
+        counts = self._slot(now)
+        counts[0] += 1
+        counts[1] += failed
+        counts[2] += slow
+
+    def counts(self, now: float) -> WindowCounts:
+        oldest = int(now * self.buckets / self.seconds) - self.buckets + 1
+        calls = failures = slow = 0
+        for bucket_id, counts in zip(self._ids, self._counts, strict=True):
+            if bucket_id >= oldest:
+                calls += counts[0]
+                failures += counts[1]
+                slow += counts[2]
+        return WindowCounts(calls, failures, slow)
+
+    def reset(self) -> None:
+        self.__post_init__()
+
+
+@dataclass
+class DeploymentStats:
+    """Everything the router knows about one deployment's recent behaviour."""
+
+    latency_ewma: float = 0.0  # seconds; 0 until the first success
+    ttft_ewma: float | None = None
+    tokens_per_second: float | None = None
+    in_flight: int = 0
+    window: SlidingWindow = field(default_factory=SlidingWindow)
+    _recent: list[float] = field(default_factory=list)
+    _next: int = 0
+    _updated: float = 0.0
+    _p95_cache: tuple[int, float] = (-1, 0.0)
+    _samples: int = 0
+
+    def started(self) -> None:
+        self.in_flight += 1
+
+    def finished(
+        self,
+        latency: float,
+        *,
+        failed: bool,
+        slow: bool = False,
+        ttft: float | None = None,
+        output_tokens: int | None = None,
+        now: float | None = None,
+    ) -> None:
+        now = time.monotonic() if now is None else now
+        self.in_flight = max(0, self.in_flight - 1)
+        self.window.add(failed, slow, now)
+        if failed:
+            return
+        self._observe_latency(latency, now)
+        if ttft is not None:
+            self.ttft_ewma = (
+                ttft if self.ttft_ewma is None else self.ttft_ewma + EWMA_ALPHA * (ttft - self.ttft_ewma)
+            )
+        if output_tokens and latency > 0:
+            generating = max(latency - (ttft or 0.0), 1e-6)
+            rate = output_tokens / generating
+            current = self.tokens_per_second
+            self.tokens_per_second = rate if current is None else current + EWMA_ALPHA * (rate - current)
+
+    def abandoned(self) -> None:
+        """A hedged call that lost the race: it neither failed nor answered."""
+        self.in_flight = max(0, self.in_flight - 1)
+
+    def _observe_latency(self, latency: float, now: float) -> None:
+        if latency >= self.latency_ewma or self._samples == 0:
+            self.latency_ewma = latency  # peak-sensitive: a spike counts in full at once
+        else:
+            weight = math.exp(-(now - self._updated) / DECAY_SECONDS) if self._updated else 0.0
+            self.latency_ewma = self.latency_ewma * weight + latency * (1.0 - weight)
+        self._updated = now
+        self._samples += 1
+        if len(self._recent) < RECENT_LATENCIES:
+            self._recent.append(latency)
+        else:
+            self._recent[self._next] = latency
+            self._next = (self._next + 1) % RECENT_LATENCIES
+
+    def expected_latency(self, default: float) -> float:
+        """Peak-EWMA scaled by the queue ahead: what the next call should expect."""
+        base = self.latency_ewma if self._samples else default
+        return base * (self.in_flight + 1)
+
+    def p95(self) -> float | None:
+        """95th percentile of recent successful latencies (cached until a new sample)."""
+        if not self._recent:
+            return None
+        if self._p95_cache[0] != self._samples:
+            ordered = sorted(self._recent)
+            self._p95_cache = (self._samples, ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))])
+        return self._p95_cache[1]
+
+    def error_rate(self, now: float | None = None) -> float:
+        return self.window.counts(time.monotonic() if now is None else now).failure_rate
+
+    @property
+    def samples(self) -> int:
+        return self._samples
