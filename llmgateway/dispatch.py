@@ -60,6 +60,12 @@ class Routed:
     rounds: int
     prompt_tokens: int
 
+    @property
+    def winner_seconds(self) -> float:
+        """How long the winning try took (to its answer, or to a stream's first token)."""
+        ok = [a for a in self.log.attempts if a.outcome == "ok"]
+        return ok[-1].latency_ms / 1000.0 if ok else 0.0
+
     def metadata(
         self,
         model: str,
@@ -228,8 +234,9 @@ class Dispatcher:
         estimated = usage is None
         if usage is None and estimate is not None:
             usage = estimate(response)
+        # The deployment's own latency: its try, not the failed tries and backoff before it.
         routed.deployment.stats.finished(
-            latency, failed=False, output_tokens=usage.completion_tokens if usage else None
+            routed.winner_seconds, failed=False, output_tokens=usage.completion_tokens if usage else None
         )
         response.gateway = routed.metadata(model, usage, estimated, latency * 1000.0)
         return response
@@ -264,10 +271,15 @@ class Dispatcher:
         )
         ttft = time.perf_counter() - started
         deployment = routed.deployment
+        own_ttft = routed.winner_seconds
+        own_started = time.perf_counter() - own_ttft
 
         def finish(usage: Usage, estimated: bool, latency_ms: float, completed: bool) -> GatewayMetadata:
             deployment.stats.finished(
-                latency_ms / 1000.0, failed=not completed, ttft=ttft, output_tokens=usage.completion_tokens
+                time.perf_counter() - own_started,
+                failed=not completed,
+                ttft=own_ttft,
+                output_tokens=usage.completion_tokens,
             )
             return routed.metadata(request.model, usage, estimated, latency_ms, ttft * 1000.0)
 
