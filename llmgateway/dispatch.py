@@ -96,16 +96,23 @@ class Routed:
         )
 
 
-def hedge_plan(config: RoutingConfig) -> HedgePlan | None:
+def hedge_plan(config: RoutingConfig, siblings: list[Deployment]) -> HedgePlan | None:
+    """When to start a copy of a slow try: after the fixed delay if configured, else after the
+    deployment's own p95 latency, else (not measured yet) the best p95 among its siblings, else
+    the initial delay."""
     hedging = config.hedging
     if not hedging.enabled:
         return None
     floor = hedging.min_delay_ms / 1000.0
     fixed = hedging.delay_ms / 1000.0 if hedging.delay_ms is not None else None
+    initial = hedging.initial_delay_ms / 1000.0
 
     def delay(deployment: Deployment) -> float | None:
         seconds = fixed if fixed is not None else deployment.stats.p95()
-        return None if seconds is None else max(floor, seconds)
+        if seconds is None:
+            known = [p for p in (d.stats.p95() for d in siblings) if p is not None]
+            seconds = min(known) if known else initial
+        return max(floor, seconds)
 
     return HedgePlan(delay, hedging.max_hedges)
 
@@ -149,7 +156,7 @@ class Dispatcher:
     def __init__(self, routes: dict[str, ModelRoute], router: Router | None = None) -> None:
         self.routes = routes
         self.router = router or Router()
-        self._hedging = {name: hedge_plan(route.routing) for name, route in routes.items()}
+        self._hedging = {name: hedge_plan(route.routing, route.deployments) for name, route in routes.items()}
         self._checked = [r for r in routes.values() if r.routing.health_check.interval_seconds is not None]
         self._health_tasks: list[asyncio.Task[None]] = []
 
@@ -201,7 +208,7 @@ class Dispatcher:
         if self._checked:
             self._ensure_health_checks()
         config = override.apply(route.routing) if override is not None else route.routing
-        hedging = hedge_plan(config) if override is not None else self._hedging[model]
+        hedging = hedge_plan(config, route.deployments) if override is not None else self._hedging[model]
         log = AttemptLog()
         decisions: list[Decision] = []
 

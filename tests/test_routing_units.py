@@ -39,11 +39,20 @@ def test_peak_ewma_jumps_on_spikes_and_decays_after() -> None:
     for second in range(2, 60):
         stats.started()
         stats.finished(0.010, failed=False, now=float(second))
-    assert stats.latency_ewma < 0.02  # and fades as fast calls keep coming
+    assert stats.current_latency(59.0) < 0.02  # and fades as fast calls keep coming
     stats.started()
     stats.started()
-    assert stats.expected_latency(0.0) == pytest.approx(stats.latency_ewma * 3)
+    assert stats.expected_latency(0.0, now=59.0) == pytest.approx(stats.current_latency(59.0) * 3)
     assert stats.p95() is not None and stats.in_flight == 2
+
+
+def test_a_spike_fades_even_without_new_samples() -> None:
+    stats = DeploymentStats()
+    for second, latency in enumerate((0.01, 0.01, 0.01, 2.0)):
+        stats.started()
+        stats.finished(latency, failed=False, now=float(second))
+    assert stats.current_latency(3.0) == 2.0
+    assert stats.current_latency(60.0) < 0.5  # no traffic since, yet the stall is forgiven
 
 
 def test_breaker_opens_half_opens_and_closes() -> None:
@@ -90,7 +99,7 @@ def test_open_breakers_go_last_but_are_never_dropped() -> None:
     b.breaker.open_until = float("inf")
     decision = Router(seed=1).decide(route, config, needs_chat, "chat", 10, 10)
     assert sorted(d.name for d in decision.ranked) == ["a", "b"]  # still something to try
-    assert decision.scored[0].reason.startswith("breaker")
+    assert decision.scored[0].reason().startswith("breaker")
 
 
 def test_cost_policy_orders_by_estimate() -> None:

@@ -196,7 +196,6 @@ async def _hedged_round(
     waiting = deque(ranked)
     running: dict[asyncio.Future[T], _Running[T]] = {}
     newest: _Running[T] | None = None
-    hedges = 0
     last: tuple[GatewayError, BaseException] | None = None
 
     def launch(hedge: bool) -> None:
@@ -210,13 +209,14 @@ async def _hedged_round(
     try:
         while running:
             timeout = None
-            if waiting and hedges < plan.max_hedges and newest is not None:
+            # The budget is copies running beside the first, not copies ever started: a hedge
+            # that failed fast frees its place for the next one.
+            if waiting and len(running) - 1 < plan.max_hedges and newest is not None:
                 delay = plan.delay(newest.deployment)
                 if delay is not None:
                     timeout = max(0.0, newest.started + delay - time.perf_counter())
             done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if not done:
-                hedges += 1
                 launch(hedge=True)
                 continue
             winner: tuple[T, Deployment] | None = None
@@ -239,8 +239,10 @@ async def _hedged_round(
                 last = (error, raw)
             if winner is not None:
                 return winner
-            if not running and waiting:
-                launch(hedge=False)
+            if waiting and (not running or len(running) - 1 < plan.max_hedges):
+                # A failed try is replaced at once, even while a stalled one is still running:
+                # waiting out the stall would wait for nothing.
+                launch(hedge=bool(running))
         assert last is not None
         _raise(*last, log)
         raise AssertionError("unreachable")

@@ -18,7 +18,27 @@ if TYPE_CHECKING:
     from aiolimiter import AsyncLimiter
 
 
-@dataclass
+@dataclass(frozen=True)
+class RankingPrices:
+    """Per-token prices in float, for ranking only: Decimal arithmetic on every routing decision
+    would cost more than the decision itself. Billing always uses the Decimal ``Pricing``."""
+
+    input: float
+    output: float
+    request: float
+    compute: float
+
+    @classmethod
+    def of(cls, pricing: Pricing) -> RankingPrices:
+        return cls(
+            float(pricing.input_per_million) / 1e6,
+            float(pricing.output_per_million) / 1e6,
+            float(pricing.per_request),
+            float(pricing.per_compute_second),
+        )
+
+
+@dataclass(eq=False)  # identity: the router compares deployments on every call
 class Deployment:
     name: str
     provider: Provider
@@ -30,10 +50,12 @@ class Deployment:
     breaker_config: BreakerConfig | None = None
     stats: DeploymentStats = field(default_factory=DeploymentStats, init=False)
     breaker: CircuitBreaker = field(init=False)
+    prices: RankingPrices = field(init=False)
     _limiter: AsyncLimiter | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.breaker = CircuitBreaker(self.breaker_config, self.name)
+        self.prices = RankingPrices.of(self.pricing)
 
     @property
     def kind(self) -> str:

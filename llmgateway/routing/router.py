@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from llmgateway.errors import BadRequestError, ContextWindowExceededError, NoDeploymentAvailableError
 from llmgateway.routing.deployment import Deployment
-from llmgateway.routing.policies import POLICIES, UNKNOWN_LATENCY, CallEstimate, Scored
+from llmgateway.routing.policies import POLICIES, CallEstimate, Scored
 from llmgateway.routing.route import Capability, ModelRoute
 from llmgateway.routing.settings import RoutingConfig
 from llmgateway.types import RouteScore, RoutingInfo
@@ -36,7 +36,7 @@ class Decision:
         return RoutingInfo.model_construct(
             policy=self.policy,
             scores=[
-                RouteScore.model_construct(deployment=s.deployment.name, score=s.score, reason=s.reason)
+                RouteScore.model_construct(deployment=s.deployment.name, score=s.score, reason=s.reason())
                 for s in self.scored
             ],
             rounds=rounds,
@@ -61,12 +61,21 @@ class Router:
         now = time.monotonic()
         eligible = route.candidates(capable, what)
         output = DEFAULT_OUTPUT_ESTIMATE if max_output_tokens is None else max_output_tokens
-        call = CallEstimate(prompt_tokens, output, now)
+        # Unmeasured deployments are assumed as fast as the fastest measured one: explored, but
+        # not flooded (an assumed zero would draw every concurrent call at once).
+        known = [d.stats.current_latency(now) for d in eligible if d.stats.samples]
+        call = CallEstimate(prompt_tokens, output, now, min(known) if known else 0.0)
         eligible = self._within_constraints(route.model, eligible, config, call)
-        available = [d for d in eligible if d.breaker.available(now)]
+        available: list[Deployment] = []
+        tripped: list[Deployment] = []
+        for d in eligible:
+            (available if d.breaker.available(now) else tripped).append(d)
         scored = POLICIES[config.policy](available, call, config.weights, self.rng) if available else []
-        tripped = sorted((d for d in eligible if d not in available), key=lambda d: d.breaker.open_until)
-        scored += [Scored(d, float("inf"), f"breaker {d.breaker.state.value}") for d in tripped]
+        if tripped:
+            # Behind every available one; among themselves the least failing first, then the
+            # soonest to reopen, so a dead deployment does not get every call when all are tripped.
+            tripped.sort(key=lambda d: (d.stats.error_rate(now), d.breaker.open_until))
+            scored += [Scored(d, float("inf"), "breaker " + d.breaker.state.value) for d in tripped]
         ranked = [s.deployment for s in scored]
         if not config.fallback:
             ranked = ranked[:1]
@@ -86,7 +95,8 @@ class Router:
         limits = config.constraints
         kept = fitting
         if limits.max_cost_per_request is not None:
-            kept = [d for d in kept if call.cost(d) <= limits.max_cost_per_request]
+            bound = float(limits.max_cost_per_request)
+            kept = [d for d in kept if call.cost(d) <= bound]
             if not kept:
                 cheapest = min(call.cost(d) for d in fitting)
                 raise BadRequestError(
@@ -96,8 +106,8 @@ class Router:
                     code="cost_constraint",
                 )
         if limits.max_latency_ms is not None:
-            bound = limits.max_latency_ms / 1000.0
-            fast = [d for d in kept if d.stats.expected_latency(UNKNOWN_LATENCY) <= bound]
+            seconds = limits.max_latency_ms / 1000.0
+            fast = [d for d in kept if call.latency(d) <= seconds]
             if not fast:
                 raise NoDeploymentAvailableError(
                     f"no deployment of model '{model}' is expected to answer within "

@@ -45,6 +45,9 @@ class HedgingConfig(BaseModel):
         default=None, gt=0, description="fixed delay; default: the deployment's p95 latency"
     )
     min_delay_ms: float = Field(default=10.0, ge=0, description="never hedge sooner than this")
+    initial_delay_ms: float = Field(
+        default=250.0, gt=0, description="before any deployment of the model has a p95 latency"
+    )
     max_hedges: int = Field(default=1, ge=1, le=4, description="extra copies of one call at most")
 
 

@@ -37,40 +37,56 @@ class WindowCounts:
 
 @dataclass
 class SlidingWindow:
-    """Call outcomes over the last ``seconds``, in ``buckets`` slices (O(buckets) to read)."""
+    """Call outcomes over the last ``seconds``, in ``buckets`` slices. Running totals make reads
+    O(1) unless buckets have expired since the last write."""
 
     seconds: float = WINDOW_SECONDS
     buckets: int = BUCKETS
     _ids: list[int] = field(default_factory=list)
     _counts: list[list[int]] = field(default_factory=list)
+    _totals: list[int] = field(default_factory=list)
+    _newest: int = -1
 
     def __post_init__(self) -> None:
         self._ids = [-1] * self.buckets
         self._counts = [[0, 0, 0] for _ in range(self.buckets)]
+        self._totals = [0, 0, 0]
+        self._newest = -1
 
-    def _slot(self, now: float) -> list[int]:
-        bucket = int(now * self.buckets / self.seconds)
-        index = bucket % self.buckets
-        if self._ids[index] != bucket:
-            self._ids[index] = bucket
-            counts = self._counts[index]
-            counts[0] = counts[1] = counts[2] = 0
-        return self._counts[index]
+    def _expire(self, bucket: int) -> None:
+        """Drop buckets that fell out of the window ending at ``bucket``."""
+        if bucket == self._newest:
+            return
+        oldest = bucket - self.buckets + 1
+        for index, bucket_id in enumerate(self._ids):
+            if 0 <= bucket_id < oldest:
+                counts = self._counts[index]
+                for k in range(3):
+                    self._totals[k] -= counts[k]
+                    counts[k] = 0
+                self._ids[index] = -1
+        self._newest = max(self._newest, bucket)
 
     def add(self, failed: bool, slow: bool, now: float) -> None:
-        counts = self._slot(now)
+        bucket = int(now * self.buckets / self.seconds)
+        self._expire(bucket)
+        index = bucket % self.buckets
+        counts = self._counts[index]
+        if self._ids[index] != bucket:
+            for k in range(3):
+                self._totals[k] -= counts[k]
+                counts[k] = 0
+            self._ids[index] = bucket
         counts[0] += 1
         counts[1] += failed
         counts[2] += slow
+        self._totals[0] += 1
+        self._totals[1] += failed
+        self._totals[2] += slow
 
     def counts(self, now: float) -> WindowCounts:
-        oldest = int(now * self.buckets / self.seconds) - self.buckets + 1
-        calls = failures = slow = 0
-        for bucket_id, counts in zip(self._ids, self._counts, strict=True):
-            if bucket_id >= oldest:
-                calls += counts[0]
-                failures += counts[1]
-                slow += counts[2]
+        self._expire(int(now * self.buckets / self.seconds))
+        calls, failures, slow = self._totals
         return WindowCounts(calls, failures, slow)
 
     def reset(self) -> None:
@@ -91,6 +107,7 @@ class DeploymentStats:
     _updated: float = 0.0
     _p95_cache: tuple[int, float] = (-1, 0.0)
     _samples: int = 0
+    _plain_ewma: float = 0.0
 
     def started(self) -> None:
         self.in_flight += 1
@@ -126,11 +143,15 @@ class DeploymentStats:
         self.in_flight = max(0, self.in_flight - 1)
 
     def _observe_latency(self, latency: float, now: float) -> None:
-        if latency >= self.latency_ewma or self._samples == 0:
+        current = self.current_latency(now)
+        if latency >= current or self._samples == 0:
             self.latency_ewma = latency  # peak-sensitive: a spike counts in full at once
         else:
             weight = math.exp(-(now - self._updated) / DECAY_SECONDS) if self._updated else 0.0
-            self.latency_ewma = self.latency_ewma * weight + latency * (1.0 - weight)
+            self.latency_ewma = current * weight + latency * (1.0 - weight)
+        self._plain_ewma = (
+            latency if self._samples == 0 else self._plain_ewma + EWMA_ALPHA * (latency - self._plain_ewma)
+        )
         self._updated = now
         self._samples += 1
         if len(self._recent) < RECENT_LATENCIES:
@@ -139,9 +160,20 @@ class DeploymentStats:
             self._recent[self._next] = latency
             self._next = (self._next + 1) % RECENT_LATENCIES
 
-    def expected_latency(self, default: float) -> float:
+    def current_latency(self, now: float | None = None) -> float:
+        """The peak-EWMA as of now: a spike fades toward the plain average even while no new
+        sample comes (a deployment that stalled once is not shunned forever)."""
+        if not self._samples:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        excess = self.latency_ewma - self._plain_ewma
+        if excess <= 0:
+            return self.latency_ewma
+        return self._plain_ewma + excess * math.exp(-(now - self._updated) / DECAY_SECONDS)
+
+    def expected_latency(self, default: float, now: float | None = None) -> float:
         """Peak-EWMA scaled by the queue ahead: what the next call should expect."""
-        base = self.latency_ewma if self._samples else default
+        base = self.current_latency(now) if self._samples else default
         return base * (self.in_flight + 1)
 
     def p95(self) -> float | None:
