@@ -20,3 +20,19 @@ async def test_headers_carry_deployment_attempts_scores_and_cost() -> None:
     assert headers["x-llmgateway-route-scores"] == "bad%0Aname=0;ok=1"
     assert headers["x-llmgateway-cost"] == "0" and headers["x-llmgateway-cost-estimated"] == "false"
     assert all(v.isascii() and "\n" not in v for v in headers.values())
+
+
+def test_routing_override_from_headers() -> None:
+    import pytest
+
+    from llmgateway.errors import BadRequestError
+    from llmgateway.routing.override_headers import override_from_headers
+
+    assert override_from_headers({"content-type": "application/json"}) is None
+    override = override_from_headers(
+        {"x-llmgateway-policy": "cost", "x-llmgateway-max-cost": "0.002", "x-llmgateway-hedging": "true"}
+    )
+    assert override is not None and override.policy == "cost" and override.hedging is True
+    assert str(override.max_cost_per_request) == "0.002"
+    with pytest.raises(BadRequestError, match="x-llmgateway-policy"):
+        override_from_headers({"x-llmgateway-policy": "fastest"})
