@@ -98,8 +98,8 @@ class Routed:
 
 def hedge_plan(config: RoutingConfig, siblings: list[Deployment]) -> HedgePlan | None:
     """When to start a copy of a slow try: after the fixed delay if configured, else after the
-    deployment's own p95 latency, else (not measured yet) the best p95 among its siblings, else
-    the initial delay."""
+    deployment's own p95 latency (capped at four medians), else (not measured yet) the best such
+    delay among its siblings, else the initial delay."""
     hedging = config.hedging
     if not hedging.enabled:
         return None
@@ -108,9 +108,9 @@ def hedge_plan(config: RoutingConfig, siblings: list[Deployment]) -> HedgePlan |
     initial = hedging.initial_delay_ms / 1000.0
 
     def delay(deployment: Deployment) -> float | None:
-        seconds = fixed if fixed is not None else deployment.stats.p95()
+        seconds = fixed if fixed is not None else deployment.stats.hedge_delay()
         if seconds is None:
-            known = [p for p in (d.stats.p95() for d in siblings) if p is not None]
+            known = [p for p in (d.stats.hedge_delay() for d in siblings) if p is not None]
             seconds = min(known) if known else initial
         return max(floor, seconds)
 

@@ -18,6 +18,7 @@ EWMA_ALPHA = 0.2
 WINDOW_SECONDS = 30.0
 BUCKETS = 10
 RECENT_LATENCIES = 128
+HEDGE_MEDIANS = 4.0  # the hedge delay never exceeds this many median latencies
 
 
 @dataclass
@@ -105,7 +106,7 @@ class DeploymentStats:
     _recent: list[float] = field(default_factory=list)
     _next: int = 0
     _updated: float = 0.0
-    _p95_cache: tuple[int, float] = (-1, 0.0)
+    _p95_cache: tuple[int, tuple[float, float]] = (-1, (0.0, 0.0))
     _samples: int = 0
     _plain_ewma: float = 0.0
 
@@ -178,11 +179,24 @@ class DeploymentStats:
 
     def p95(self) -> float | None:
         """95th percentile of recent successful latencies (cached until a new sample)."""
+        cached = self._percentiles()
+        return cached[1] if cached else None
+
+    def hedge_delay(self) -> float | None:
+        """How long a try may run before a copy is worth starting: the p95, but at most four
+        medians, so a deployment whose slow answers are common (p95 inside its stalls) still gets
+        hedged at a sensible point."""
+        cached = self._percentiles()
+        return min(cached[1], HEDGE_MEDIANS * cached[0]) if cached else None
+
+    def _percentiles(self) -> tuple[float, float] | None:
         if not self._recent:
             return None
         if self._p95_cache[0] != self._samples:
             ordered = sorted(self._recent)
-            self._p95_cache = (self._samples, ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))])
+            median = ordered[len(ordered) // 2]
+            p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+            self._p95_cache = (self._samples, (median, p95))
         return self._p95_cache[1]
 
     def error_rate(self, now: float | None = None) -> float:
