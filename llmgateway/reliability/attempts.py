@@ -116,7 +116,7 @@ def _succeeded(d: Deployment, started: float, log: AttemptLog, hedge: bool) -> N
     elapsed = time.perf_counter() - started
     d.breaker.on_result(failed=False, latency=elapsed, now=time.monotonic())
     log.attempts.append(
-        Attempt.model_construct(
+        Attempt(
             deployment=d.name,
             outcome="ok",
             error=None,

@@ -32,11 +32,10 @@ class Decision:
     policy: str
 
     def info(self, rounds: int = 1) -> RoutingInfo:
-        # model_construct: these values are ours and already typed; validation would only cost time.
-        return RoutingInfo.model_construct(
+        return RoutingInfo(
             policy=self.policy,
             scores=[
-                RouteScore.model_construct(deployment=s.deployment.name, score=s.score, reason=s.reason())
+                RouteScore(deployment=s.deployment.name, score=s.score, reason=s.reason())
                 for s in self.scored
             ],
             rounds=rounds,
