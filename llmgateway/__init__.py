@@ -36,6 +36,7 @@ _EXPORTS = {
             "NotFoundError",
             "PermissionDeniedError",
             "RateLimitError",
+            "ServiceUnavailableError",
             "StreamInterruptedError",
             "UpstreamServerError",
         )
@@ -62,6 +63,7 @@ __all__ = [
     "ProviderBase",
     "ProviderRegistry",
     "RateLimitError",
+    "ServiceUnavailableError",
     "StreamInterruptedError",
     "SyncGateway",
     "UpstreamServerError",
@@ -98,6 +100,7 @@ if TYPE_CHECKING:
         NotFoundError,
         PermissionDeniedError,
         RateLimitError,
+        ServiceUnavailableError,
         StreamInterruptedError,
         UpstreamServerError,
     )

@@ -146,6 +146,12 @@ async def _open_stream(
         raise
 
 
+def _raise_last(log: AttemptLog) -> None:
+    error = log.round_errors[-1]
+    error.attempts = log.attempts
+    raise error
+
+
 async def _close_stream(head: StreamHead) -> None:
     closer = getattr(head[1], "aclose", None)
     if closer is not None:
@@ -215,7 +221,10 @@ class Dispatcher:
         async def run_pass(number: int) -> tuple[T, Deployment]:
             decision = self.router.decide(route, config, capable, what, prompt_tokens, max_output)
             decisions.append(decision)
-            return await run_round(decision.ranked, call, log, hedging, discard)
+            ranked = decision.ranked if number == 1 else log.next_pass(decision.ranked)
+            if not ranked:  # every deployment failed in a way another pass cannot fix
+                _raise_last(log)
+            return await run_round(ranked, call, log, hedging, discard)
 
         (result, deployment), rounds = await with_retries(run_pass, config.retry, log, self.router.rng)
         return result, Routed(deployment, decisions[-1], log, rounds, prompt_tokens)
@@ -281,13 +290,17 @@ class Dispatcher:
         own_ttft = routed.winner_seconds
         own_started = time.perf_counter() - own_ttft
 
-        def finish(usage: Usage, estimated: bool, latency_ms: float, completed: bool) -> GatewayMetadata:
-            deployment.stats.finished(
-                time.perf_counter() - own_started,
-                failed=not completed,
-                ttft=own_ttft,
-                output_tokens=usage.completion_tokens,
-            )
+        def finish(usage: Usage, estimated: bool, latency_ms: float, outcome: str) -> GatewayMetadata:
+            elapsed = time.perf_counter() - own_started
+            if outcome == "closed":  # the caller stopped reading: no verdict on the deployment
+                deployment.stats.abandoned()
+            else:
+                failed = outcome == "failed"
+                deployment.stats.finished(
+                    elapsed, failed=failed, ttft=own_ttft, output_tokens=usage.completion_tokens
+                )
+                if failed:  # it answered its first token, then broke: that counts against it too
+                    deployment.breaker.on_result(failed=True, latency=elapsed, now=time.monotonic())
             return routed.metadata(request.model, usage, estimated, latency_ms, ttft * 1000.0)
 
         return ChatStream(

@@ -21,8 +21,9 @@ from llmgateway.types import (
     Usage,
 )
 
-# (usage, estimated, latency_ms, completed) -> the call's metadata; records the deployment's stats
-MetadataFactory = Callable[[Usage, bool, float, bool], GatewayMetadata]
+# (usage, estimated, latency_ms, outcome) -> the call's metadata; records the deployment's stats.
+# outcome: "completed", "closed" (the caller stopped early) or "failed" (the stream broke).
+MetadataFactory = Callable[[Usage, bool, float, str], GatewayMetadata]
 
 
 class ChatStream:
@@ -54,15 +55,13 @@ class ChatStream:
         self._iterator = self._iterate()
         return self._iterator
 
-    def _settle(
-        self, usage: Usage | None, text: list[str], estimated: bool, completed: bool
-    ) -> GatewayMetadata:
+    def _settle(self, usage: Usage | None, text: list[str], estimated: bool, outcome: str) -> GatewayMetadata:
         """Fix the call's metadata and cost once, from reported usage or an estimate of it."""
         if self.gateway is None:
             if usage is None:
                 usage = estimate_usage(self._request.messages, "".join(text))
             latency_ms = (time.perf_counter() - self._started) * 1000.0
-            self.gateway = self._finish(usage, estimated, latency_ms, completed)
+            self.gateway = self._finish(usage, estimated, latency_ms, outcome)
         return self.gateway
 
     async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
@@ -74,6 +73,7 @@ class ChatStream:
         held = iter(self._head[1:])  # chunks read while looking for the first token
         chunk = self._first
         completed = False
+        failed = False
         try:
             while True:
                 if chunk.usage is not None:
@@ -101,10 +101,12 @@ class ChatStream:
                     break
             completed = True
         except GatewayError as exc:
+            failed = True
             if exc.deployment is None:
                 exc.deployment = self._deployment
             raise
         except Exception as exc:  # a provider bug mid-stream still ends as a typed error
+            failed = True
             raise StreamInterruptedError(
                 f"stream failed after {sent} chunks: {type(exc).__name__}: {exc}",
                 chunks_received=sent,
@@ -114,8 +116,8 @@ class ChatStream:
             await self._close_rest()
             if not completed:
                 # Closed early or broken off: the upstream still billed what it generated.
-                self._settle(usage, text, estimated=True, completed=False)
-        metadata = self._settle(usage, text, estimated=usage is None, completed=True)
+                self._settle(usage, text, estimated=True, outcome="failed" if failed else "closed")
+        metadata = self._settle(usage, text, estimated=usage is None, outcome="completed")
         if forward_usage:
             if usage_chunk is None:
                 usage_chunk = ChatCompletionChunk(
@@ -137,9 +139,17 @@ class ChatStream:
         what was generated so far (marked estimated)."""
         if self._iterator is not None:
             await self._iterator.aclose()
-        else:
-            await self._close_rest()
-        self._settle(self._first.usage, [], estimated=True, completed=False)
+        # Also when the iterator never started: closing a fresh generator skips its finally.
+        await self._close_rest()
+        self._settle(self._first.usage, [], estimated=True, outcome="closed")
+
+    def __del__(self) -> None:
+        # Dropped without being read to the end or closed: settle the deployment's books at least.
+        if self.gateway is None:
+            try:
+                self._settle(self._first.usage, [], estimated=True, outcome="closed")
+            except Exception:  # never raise from a finaliser
+                pass
 
     async def __aenter__(self) -> ChatStream:
         return self

@@ -62,11 +62,12 @@ def test_breaker_opens_half_opens_and_closes() -> None:
         breaker.on_result(failed=failed, latency=0.01, now=10.0)
     assert breaker.state is BreakerState.OPEN and not breaker.available(10.5)
     assert breaker.available(11.1) and breaker.state is BreakerState.HALF_OPEN
-    breaker.on_start()
-    breaker.on_start()
-    assert not breaker.available(11.1)  # both probe slots are taken
-    breaker.on_result(failed=False, latency=0.01, now=11.2)
-    breaker.on_result(failed=False, latency=0.01, now=11.2)
+    first, second = breaker.on_start(), breaker.on_start()
+    assert first and second and not breaker.available(11.1)  # both probe slots are taken
+    breaker.on_result(failed=False, latency=0.01, now=11.2)  # a straggler, not a probe: no verdict
+    assert breaker.state is BreakerState.HALF_OPEN
+    breaker.on_result(failed=False, latency=0.01, now=11.2, probe=first)
+    breaker.on_result(failed=False, latency=0.01, now=11.2, probe=second)
     assert breaker.state is BreakerState.CLOSED
 
 
@@ -78,8 +79,8 @@ def test_a_failed_probe_reopens_for_longer_and_slow_calls_count() -> None:
     breaker.on_result(failed=False, latency=0.3, now=0.0)
     assert breaker.state is BreakerState.OPEN and breaker.open_until == 1.0
     assert breaker.available(1.5)
-    breaker.on_start()
-    breaker.on_result(failed=True, latency=0.01, now=1.5)
+    probe = breaker.on_start()
+    breaker.on_result(failed=True, latency=0.01, now=1.5, probe=probe)
     assert breaker.state is BreakerState.OPEN and breaker.open_until == pytest.approx(3.5)  # doubled
 
 

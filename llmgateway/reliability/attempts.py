@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from llmgateway.errors import BadRequestError, GatewayError, RateLimitError, UpstreamServerError
 from llmgateway.routing.deployment import Deployment
@@ -37,19 +37,37 @@ class AttemptLog:
     abandoned: list[Deployment] = field(default_factory=list)
     wait_ms: float = 0.0  # backoff slept before the round in progress
     round_errors: list[GatewayError] = field(default_factory=list)  # of the round in progress
+    # Deployments not worth another pass in this call (e.g. an upstream 401), and the earliest
+    # time each deployment that sent Retry-After wants to see us again.
+    excluded: set[str] = field(default_factory=set)
+    not_before: dict[str, float] = field(default_factory=dict)
+
+    def next_pass(self, ranked: list[Deployment]) -> list[Deployment]:
+        """The ranking for another pass: without excluded deployments, and with those still inside
+        their Retry-After moved behind the rest."""
+        now = time.monotonic()
+        kept = [d for d in ranked if d.name not in self.excluded]
+        ready = [d for d in kept if self.not_before.get(d.name, 0.0) <= now]
+        return ready + [d for d in kept if self.not_before.get(d.name, 0.0) > now]
 
 
 @dataclass
 class HedgePlan:
     delay: Callable[[Deployment], float | None]  # seconds; None: no hedge for this deployment
     max_hedges: int = 1
+    # Cleanups of losers that answered after all (closing their streams) run in the background:
+    # the winner's answer never waits for them. Held here so they are not garbage-collected.
+    cleanups: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 @dataclass
-class _Running(Generic[T]):
+class _Try:
+    """One try in flight: when it started, and whether it holds a half-open probe slot."""
+
     deployment: Deployment
     started: float
-    hedge: bool
+    probe: bool
+    hedge: bool = False
 
 
 async def acquire_rate(deployment: Deployment) -> None:
@@ -87,18 +105,27 @@ def counts_against(error: GatewayError) -> bool:
     return error.fallback and not isinstance(error, BadRequestError)
 
 
-def _begin(deployment: Deployment) -> float:
+def _begin(deployment: Deployment, hedge: bool = False) -> _Try:
     deployment.stats.started()
-    deployment.breaker.on_start()
-    return time.perf_counter()
+    probe = deployment.breaker.on_start()
+    return _Try(deployment, time.perf_counter(), probe, hedge)
 
 
-def _failed(d: Deployment, error: GatewayError, started: float, log: AttemptLog, hedge: bool) -> None:
-    elapsed = time.perf_counter() - started
+def _failed(t: _Try, error: GatewayError, log: AttemptLog) -> None:
+    d, hedge = t.deployment, t.hedge
+    elapsed = time.perf_counter() - t.started
     against = counts_against(error)
     d.stats.finished(elapsed, failed=against)
-    d.breaker.on_result(failed=against, latency=elapsed, now=time.monotonic())
+    if against:
+        d.breaker.on_result(failed=True, latency=elapsed, now=time.monotonic(), probe=t.probe)
+    else:  # the request's own fault says nothing about the deployment
+        d.breaker.on_abandoned(probe=t.probe)
     log.round_errors.append(error)
+    if not error.retryable:
+        log.excluded.add(d.name)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        log.not_before[d.name] = time.monotonic() + retry_after
     log.attempts.append(
         Attempt(
             deployment=d.name,
@@ -112,9 +139,10 @@ def _failed(d: Deployment, error: GatewayError, started: float, log: AttemptLog,
     )
 
 
-def _succeeded(d: Deployment, started: float, log: AttemptLog, hedge: bool) -> None:
-    elapsed = time.perf_counter() - started
-    d.breaker.on_result(failed=False, latency=elapsed, now=time.monotonic())
+def _succeeded(t: _Try, log: AttemptLog) -> None:
+    d, hedge = t.deployment, t.hedge
+    elapsed = time.perf_counter() - t.started
+    d.breaker.on_result(failed=False, latency=elapsed, now=time.monotonic(), probe=t.probe)
     log.attempts.append(
         Attempt(
             deployment=d.name,
@@ -128,11 +156,12 @@ def _succeeded(d: Deployment, started: float, log: AttemptLog, hedge: bool) -> N
     )
 
 
-def _cancelled(d: Deployment, started: float, log: AttemptLog, hedge: bool, why: str) -> None:
+def _cancelled(t: _Try, log: AttemptLog, why: str) -> None:
+    d, hedge = t.deployment, t.hedge
     d.stats.abandoned()
-    d.breaker.on_abandoned()
+    d.breaker.on_abandoned(probe=t.probe)
     log.abandoned.append(d)
-    elapsed_ms = (time.perf_counter() - started) * 1000.0
+    elapsed_ms = (time.perf_counter() - t.started) * 1000.0
     log.attempts.append(
         Attempt(
             deployment=d.name,
@@ -163,20 +192,20 @@ async def run_round(
     if hedging is not None and len(ranked) > 1:
         return await _hedged_round(ranked, call, log, hedging, discard)
     for index, deployment in enumerate(ranked):
-        started = _begin(deployment)
+        current = _begin(deployment)
         try:
             await acquire_rate(deployment)
             result = await call(deployment)
         except Exception as raw:
             error = as_gateway_error(raw, deployment)
-            _failed(deployment, error, started, log, hedge=False)
+            _failed(current, error, log)
             if not error.fallback or index == len(ranked) - 1:
                 _raise(error, raw, log)
             continue
         except BaseException:  # cancelled by our caller: the try neither failed nor answered
-            _cancelled(deployment, started, log, hedge=False, why="cancelled by the caller")
+            _cancelled(current, log, why="cancelled by the caller")
             raise
-        _succeeded(deployment, started, log, hedge=False)
+        _succeeded(current, log)
         return result, deployment
     raise AssertionError("ranked is never empty")  # the router raises before that
 
@@ -194,16 +223,15 @@ async def _hedged_round(
     discard: Discard[T] | None,
 ) -> tuple[T, Deployment]:
     waiting = deque(ranked)
-    running: dict[asyncio.Future[T], _Running[T]] = {}
-    newest: _Running[T] | None = None
+    running: dict[asyncio.Future[T], _Try] = {}
+    newest: _Try | None = None
     last: tuple[GatewayError, BaseException] | None = None
 
     def launch(hedge: bool) -> None:
         nonlocal newest
-        deployment = waiting.popleft()
-        started = _begin(deployment)
-        task = asyncio.ensure_future(_attempt(deployment, call))
-        running[task] = newest = _Running(deployment, started, hedge)
+        current = _begin(waiting.popleft(), hedge)
+        task = asyncio.ensure_future(_attempt(current.deployment, call))
+        running[task] = newest = current
 
     launch(hedge=False)
     try:
@@ -220,25 +248,27 @@ async def _hedged_round(
                 launch(hedge=True)
                 continue
             winner: tuple[T, Deployment] | None = None
+            fatal: tuple[GatewayError, BaseException] | None = None
             for task in done:
-                info = running.pop(task)
+                current = running.pop(task)
                 raw = task.exception()
                 if raw is None:
                     if winner is None:
-                        _succeeded(info.deployment, info.started, log, info.hedge)
-                        winner = (task.result(), info.deployment)
-                    else:  # two answered at once: keep one, close the other
-                        if discard is not None:
-                            await discard(task.result())
-                        _cancelled(info.deployment, info.started, log, info.hedge, "answered second")
+                        _succeeded(current, log)
+                        winner = (task.result(), current.deployment)
+                    else:  # two answered at once: keep one, release the other
+                        _cancelled(current, log, "answered second")
+                        _release(task, plan, discard)
                     continue
-                error = as_gateway_error(raw, info.deployment)
-                _failed(info.deployment, error, info.started, log, info.hedge)
+                error = as_gateway_error(raw, current.deployment)
+                _failed(current, error, log)
                 if not error.fallback:
-                    _raise(error, raw, log)
+                    fatal = fatal or (error, raw)
                 last = (error, raw)
             if winner is not None:
-                return winner
+                return winner  # an answer in hand beats an error that landed in the same tick
+            if fatal is not None:
+                _raise(*fatal, log)
             if waiting and (not running or len(running) - 1 < plan.max_hedges):
                 # A failed try is replaced at once, even while a stalled one is still running:
                 # waiting out the stall would wait for nothing.
@@ -247,20 +277,32 @@ async def _hedged_round(
         _raise(*last, log)
         raise AssertionError("unreachable")
     finally:
-        await _cancel_all(running, log, discard)
+        _abandon_all(running, log, plan, discard)
 
 
-async def _cancel_all(
-    running: dict[asyncio.Future[T], _Running[T]], log: AttemptLog, discard: Discard[T] | None
+def _abandon_all(
+    running: dict[asyncio.Future[T], _Try], log: AttemptLog, plan: HedgePlan, discard: Discard[T] | None
 ) -> None:
-    """Cancel the tries still running (the race is decided) and wait until they have cleaned up."""
-    tasks = list(running)
-    for task in tasks:
+    """Cancel the tries still running (the race is decided, or our caller gave up). Their
+    bookkeeping is settled now; their cleanup runs on its own, without holding the answer."""
+    for task, current in running.items():
         task.cancel()
-    if tasks:
-        await asyncio.wait(tasks)
-    for task in tasks:
-        info = running.pop(task)
-        if not task.cancelled() and task.exception() is None and discard is not None:
-            await discard(task.result())  # it answered before the cancel landed: release it
-        _cancelled(info.deployment, info.started, log, info.hedge, "lost the race")
+        _cancelled(current, log, "lost the race")
+        _release(task, plan, discard)
+    running.clear()
+
+
+def _release(task: asyncio.Future[T], plan: HedgePlan, discard: Discard[T] | None) -> None:
+    """Once ``task`` is over, close what it produced if it answered after all."""
+
+    def done(finished: asyncio.Future[T]) -> None:
+        if discard is None or finished.cancelled() or finished.exception() is not None:
+            return
+        cleanup = asyncio.ensure_future(discard(finished.result()))
+        plan.cleanups.add(cleanup)
+        cleanup.add_done_callback(plan.cleanups.discard)
+
+    if task.done():
+        done(task)
+    else:
+        task.add_done_callback(done)

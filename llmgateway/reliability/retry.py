@@ -9,7 +9,9 @@ deployment asked to be left alone for a while, and never sleeping past the reque
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -22,7 +24,7 @@ from tenacity import (
     stop_before_delay,
 )
 
-from llmgateway.errors import GatewayError
+from llmgateway.errors import APITimeoutError, GatewayError
 from llmgateway.reliability.attempts import AttemptLog
 from llmgateway.routing.settings import RetryConfig
 
@@ -30,8 +32,31 @@ T = TypeVar("T")
 Round = Callable[[int], Awaitable[T]]  # takes the pass number (1-based)
 
 
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, GatewayError) and exc.retryable
+async def _bounded(call: Awaitable[T], seconds: float, log: AttemptLog) -> T:
+    """One pass, cut off when the request's deadline passes (a hung try included)."""
+    if seconds <= 0:
+        if inspect.iscoroutine(call):
+            call.close()
+        raise _deadline_error(log)
+    if sys.version_info >= (3, 11):
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await call
+        except TimeoutError:
+            if scope.expired():
+                raise _deadline_error(log) from None
+            raise
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except asyncio.TimeoutError:
+        raise _deadline_error(log) from None
+
+
+def _deadline_error(log: AttemptLog) -> APITimeoutError:
+    error = APITimeoutError("the request's routing deadline passed before any deployment answered")
+    error.attempts = log.attempts
+    return error
 
 
 def pass_wait(
@@ -53,15 +78,20 @@ async def with_retries(
 ) -> tuple[T, int]:
     """Run ``run_pass`` until it returns; the result and how many passes it took."""
     started = time.monotonic()
-    try:
-        return await run_pass(1), 1
-    except GatewayError as exc:
-        if not exc.retryable or config.max_rounds == 1:
-            raise
-        first_error = exc
 
     def remaining() -> float:
         return config.deadline - (time.monotonic() - started)
+
+    def worth_another_pass(exc: BaseException) -> bool:
+        # Any retryable failure in the pass (not just the last one) makes another pass useful.
+        return isinstance(exc, GatewayError) and any(e.retryable for e in log.round_errors)
+
+    try:
+        return await _bounded(run_pass(1), remaining(), log), 1
+    except GatewayError as exc:
+        if not worth_another_pass(exc) or config.max_rounds == 1:
+            raise
+        first_error = exc
 
     first_wait = pass_wait(config, 1, log.round_errors, rng)
     if first_wait >= remaining():
@@ -78,12 +108,12 @@ async def with_retries(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(config.max_rounds - 1) | stop_before_delay(max(0.0, remaining())),
         wait=wait,
-        retry=retry_if_exception(_retryable),
+        retry=retry_if_exception(worth_another_pass),
         before_sleep=before_sleep,
         reraise=True,
     )
     async for attempt in retrying:
         with attempt:
             pass_number = attempt.retry_state.attempt_number + 1
-            return await run_pass(pass_number), pass_number
+            return await _bounded(run_pass(pass_number), remaining(), log), pass_number
     raise AssertionError("tenacity re-raises the last error")

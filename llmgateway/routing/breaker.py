@@ -65,15 +65,21 @@ class CircuitBreaker:
             logger.info("breaker %s: half-open, probing", self.name)
         return self._probes_in_flight < self.config.half_open_probes
 
-    def on_start(self) -> None:
+    def on_start(self) -> bool:
+        """A try begins; true when it is a half-open probe (hand that back with its result)."""
         if self.state is BreakerState.HALF_OPEN:
             self._probes_in_flight += 1
+            return True
+        return False
 
-    def on_result(self, *, failed: bool, latency: float, now: float) -> None:
+    def on_result(self, *, failed: bool, latency: float, now: float, probe: bool = False) -> None:
         slow_ms = self.config.slow_call_ms
         slow = slow_ms is not None and latency * 1000.0 >= slow_ms
-        if self.state is BreakerState.HALF_OPEN:
+        if probe:
             self._probes_in_flight = max(0, self._probes_in_flight - 1)
+        if self.state is BreakerState.HALF_OPEN:
+            if not probe:
+                return  # a straggler from before: only probes decide a half-open breaker
             if failed or slow:
                 self._open(now, "a probe failed" if failed else "a probe was slow")
                 return
@@ -94,8 +100,9 @@ class CircuitBreaker:
         elif slow_ms is not None and counts.slow_rate >= self.config.slow_call_rate:
             self._open(now, f"slow-call rate {counts.slow_rate:.0%} over {counts.calls} calls")
 
-    def on_abandoned(self) -> None:
-        if self.state is BreakerState.HALF_OPEN:
+    def on_abandoned(self, probe: bool = False) -> None:
+        """A try ended without a verdict on the deployment (cancelled, or the request's fault)."""
+        if probe:
             self._probes_in_flight = max(0, self._probes_in_flight - 1)
 
     def _open(self, now: float, reason: str) -> None:

@@ -8,32 +8,54 @@ import asyncio
 import logging
 import time
 
+from llmgateway.errors import GatewayError
+from llmgateway.reliability.attempts import counts_against
 from llmgateway.routing.breaker import BreakerState
 from llmgateway.routing.deployment import Deployment
 from llmgateway.routing.settings import HealthCheckConfig
-from llmgateway.types import ChatCompletionRequest
+from llmgateway.types import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
 logger = logging.getLogger(__name__)
 
 
+async def _smallest_call(deployment: Deployment, model: str, config: HealthCheckConfig) -> None:
+    """The cheapest call the deployment supports: one chat token, else one embedding."""
+    capabilities = deployment.provider.capabilities
+    if capabilities.chat:
+        request = ChatCompletionRequest.model_validate(
+            {"model": model, "messages": [{"role": "user", "content": config.probe_message}], "max_tokens": 1}
+        )
+        await deployment.provider.chat(request)
+    elif capabilities.embeddings:
+        await deployment.provider.embeddings(EmbeddingRequest(model=model, input=config.probe_message))
+    else:
+        completion = CompletionRequest(model=model, prompt=config.probe_message, max_tokens=1)
+        await deployment.provider.completions(completion)
+
+
 async def probe(deployment: Deployment, model: str, config: HealthCheckConfig) -> bool:
     """One probe call; feeds the breaker exactly as a live probe would."""
-    request = ChatCompletionRequest.model_validate(
-        {"model": model, "messages": [{"role": "user", "content": config.probe_message}], "max_tokens": 1}
-    )
     breaker = deployment.breaker
     breaker.open_until = min(breaker.open_until, time.monotonic())  # let this probe through
     if not breaker.available(time.monotonic()):
         return False  # enough probes are already in flight
-    breaker.on_start()
+    token = breaker.on_start()
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(deployment.provider.chat(request), config.timeout_seconds)
+        await asyncio.wait_for(_smallest_call(deployment, model, config), config.timeout_seconds)
+    except asyncio.CancelledError:
+        breaker.on_abandoned(probe=token)
+        raise
     except Exception as exc:
-        breaker.on_result(failed=True, latency=time.perf_counter() - started, now=time.monotonic())
+        if isinstance(exc, GatewayError) and not counts_against(exc):
+            breaker.on_abandoned(probe=token)  # e.g. unsupported: says nothing about its health
+            return False
+        breaker.on_result(
+            failed=True, latency=time.perf_counter() - started, now=time.monotonic(), probe=token
+        )
         logger.info("health check of %s failed: %s", deployment.name, exc)
         return False
-    breaker.on_result(failed=False, latency=time.perf_counter() - started, now=time.monotonic())
+    breaker.on_result(failed=False, latency=time.perf_counter() - started, now=time.monotonic(), probe=token)
     return True
 
 

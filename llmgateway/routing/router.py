@@ -94,7 +94,8 @@ class Router:
         limits = config.constraints
         kept = fitting
         if limits.max_cost_per_request is not None:
-            bound = float(limits.max_cost_per_request)
+            # Float ranking prices: allow rounding noise, so a limit equal to the price passes.
+            bound = float(limits.max_cost_per_request) * (1 + 1e-9)
             kept = [d for d in kept if call.cost(d) <= bound]
             if not kept:
                 cheapest = min(call.cost(d) for d in fitting)
