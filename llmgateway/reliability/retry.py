@@ -14,19 +14,14 @@ import random
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-)
+from typing import TYPE_CHECKING, TypeVar
 
 from llmgateway.errors import APITimeoutError, GatewayError
 from llmgateway.reliability.attempts import AttemptLog
 from llmgateway.routing.settings import RetryConfig
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 T = TypeVar("T")
 Round = Callable[[int], Awaitable[T]]  # takes the pass number (1-based)
@@ -92,6 +87,9 @@ async def with_retries(
         if not worth_another_pass(exc) or config.max_rounds == 1:
             raise
         first_error = exc
+
+    # Loaded only once a pass has failed: the hot path never pays for it.
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
     first_wait = pass_wait(config, 1, log.round_errors, rng)
     if first_wait >= remaining():
