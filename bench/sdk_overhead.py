@@ -10,8 +10,11 @@ models and prices the call. Variants:
 - ``sdk``: ``gw.chat.completions.create`` with the default (gateway-owned) client
 - ``sdk via httpx+aiohttp``: the SDK given the user's httpx client on the aiohttp transport
 
-Sequential: median microseconds per call. Concurrent: calls/s with C tasks in flight. Rounds of
-all variants alternate so drift on the machine hits them alike; the median round is reported.
+Sequential: median microseconds per call, measured in A/B pairs: the SDK alternates call by call
+with the bare client it posts through (sdk with aiohttp; sdk via httpx+aiohttp with
+httpx+aiohttp), so both sides of each comparison run under the same conditions; plain httpx is
+timed on its own. Concurrent: calls/s with C tasks in flight; rounds of all variants alternate so
+drift on the machine hits them alike, and the median round is reported.
 
     python -m bench.sdk_overhead [--calls 2000] [--concurrency 32] [--rounds 3] [--loop asyncio]
 """
@@ -160,7 +163,11 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
         for call in calls.values():  # warm connections, pydantic schemas, caches
             for _ in range(200):
                 await call()
-        seq = await measure_sequential(calls, args.calls * args.rounds)
+        seq: dict[str, float] = {}
+        for pair in (("aiohttp", "sdk"), ("httpx+aiohttp", "sdk via httpx+aiohttp"), ("httpx",)):
+            seq.update(
+                await measure_sequential({name: calls[name] for name in pair}, args.calls * args.rounds)
+            )
         print("sequential done", file=sys.stderr)
         for round_index in range(args.rounds):
             for name, call in calls.items():

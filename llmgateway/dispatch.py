@@ -146,6 +146,18 @@ async def _open_stream(
         raise
 
 
+def _worst_pass(deployments: list[Deployment], timeout: float | None) -> float | None:
+    """The longest one pass over these deployments can take when each try honours its timeout;
+    None when some try has no bound."""
+    total = 0.0
+    for d in deployments:
+        bound = timeout or d.timeout or getattr(d.provider, "default_timeout", None)
+        if bound is None:
+            return None
+        total += bound
+    return total
+
+
 def _raise_last(log: AttemptLog) -> None:
     error = log.round_errors[-1]
     error.attempts = log.attempts
@@ -205,6 +217,7 @@ class Dispatcher:
         what: str,
         call: Callable[[Deployment], Awaitable[T]],
         *,
+        timeout: float | None = None,
         prompt_tokens: int,
         max_output: int | None,
         override: RoutingOverride | None,
@@ -226,7 +239,8 @@ class Dispatcher:
                 _raise_last(log)
             return await run_round(ranked, call, log, hedging, discard)
 
-        (result, deployment), rounds = await with_retries(run_pass, config.retry, log, self.router.rng)
+        worst = _worst_pass(route.deployments, timeout)
+        (result, deployment), rounds = await with_retries(run_pass, config.retry, log, self.router.rng, worst)
         return result, Routed(deployment, decisions[-1], log, rounds, prompt_tokens)
 
     async def _unary(
@@ -239,11 +253,19 @@ class Dispatcher:
         max_output: int | None,
         override: RoutingOverride | None,
         estimate: Callable[[R], Usage] | None = None,
+        timeout: float | None = None,
     ) -> R:
         """Route one non-streaming call; price it on reported usage, or on ``estimate`` (marked)."""
         started = time.perf_counter()
         response, routed = await self._route(
-            model, capable, what, call, prompt_tokens=prompt_tokens, max_output=max_output, override=override
+            model,
+            capable,
+            what,
+            call,
+            timeout=timeout,
+            prompt_tokens=prompt_tokens,
+            max_output=max_output,
+            override=override,
         )
         latency = time.perf_counter() - started
         usage = response.usage
@@ -269,6 +291,7 @@ class Dispatcher:
             request.output_token_limit(),
             override,
             lambda response: estimate_usage(request.messages, response.text()),
+            timeout,
         )
 
     async def stream_chat(
@@ -280,6 +303,7 @@ class Dispatcher:
             needs_streaming_tools if request.tools else needs_streaming,
             "streaming tool calls" if request.tools else "streaming",
             lambda d: _open_stream(d, request, timeout),
+            timeout=timeout,
             prompt_tokens=estimate_prompt_tokens(request.messages),
             max_output=request.output_token_limit(),
             override=override,
@@ -325,6 +349,7 @@ class Dispatcher:
             sum(estimate_text_tokens(p) for p in prompts),
             request.max_tokens,
             override,
+            timeout=timeout,
         )
 
     async def embeddings(
@@ -340,4 +365,5 @@ class Dispatcher:
             tokens,
             0,
             override,
+            timeout=timeout,
         )

@@ -84,6 +84,8 @@ class ProviderBase:
     kind: ClassVar[str] = "base"
     Settings: ClassVar[type[BaseModel]] = BaseModel
     capabilities: Capabilities = Capabilities()
+    # The longest a call waits when no timeout is passed; None when calls are not bounded.
+    default_timeout: float | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -71,6 +71,7 @@ class LocalProvider(ProviderBase):
     ) -> None:
         super().__init__(name)
         self.settings = settings
+        self.default_timeout = settings.timeout
         self._remote: OpenAICompatProvider | ReplicaPool | None = remote
         if settings.mode == "replicas":
             self._remote = self._replica_pool(settings)

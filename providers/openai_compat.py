@@ -73,6 +73,7 @@ class OpenAICompatProvider(ProviderBase):
         super().__init__(name)
         self.settings = settings
         self._sender = sender
+        self.default_timeout = settings.timeout
         self.capabilities = Capabilities(
             chat=True,
             streaming=True,

@@ -29,18 +29,20 @@ T = TypeVar("T")
 Discard = Callable[[T], Awaitable[None]]
 
 
-@dataclass
 class AttemptLog:
     """Every try of one routed call, across rounds; and the hedged copies that lost."""
 
-    attempts: list[Attempt] = field(default_factory=list)
-    abandoned: list[Deployment] = field(default_factory=list)
-    wait_ms: float = 0.0  # backoff slept before the round in progress
-    round_errors: list[GatewayError] = field(default_factory=list)  # of the round in progress
-    # Deployments not worth another pass in this call (e.g. an upstream 401), and the earliest
-    # time each deployment that sent Retry-After wants to see us again.
-    excluded: set[str] = field(default_factory=set)
-    not_before: dict[str, float] = field(default_factory=dict)
+    __slots__ = ("abandoned", "attempts", "excluded", "not_before", "round_errors", "wait_ms")
+
+    def __init__(self) -> None:
+        self.attempts: list[Attempt] = []
+        self.abandoned: list[Deployment] = []
+        self.wait_ms = 0.0  # backoff slept before the round in progress
+        self.round_errors: list[GatewayError] = []  # of the round in progress
+        # Deployments not worth another pass in this call (e.g. an upstream 401), and the
+        # earliest time each deployment that sent Retry-After wants to see us again.
+        self.excluded: set[str] = set()
+        self.not_before: dict[str, float] = {}
 
     def next_pass(self, ranked: list[Deployment]) -> list[Deployment]:
         """The ranking for another pass: without excluded deployments, and with those still inside
@@ -60,7 +62,7 @@ class HedgePlan:
     cleanups: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Try:
     """One try in flight: when it started, and whether it holds a half-open probe slot."""
 
@@ -194,7 +196,8 @@ async def run_round(
     for index, deployment in enumerate(ranked):
         current = _begin(deployment)
         try:
-            await acquire_rate(deployment)
+            if deployment.limits.rpm is not None:
+                await acquire_rate(deployment)
             result = await call(deployment)
         except Exception as raw:
             error = as_gateway_error(raw, deployment)

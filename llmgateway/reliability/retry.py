@@ -27,8 +27,12 @@ T = TypeVar("T")
 Round = Callable[[int], Awaitable[T]]  # takes the pass number (1-based)
 
 
-async def _bounded(call: Awaitable[T], seconds: float, log: AttemptLog) -> T:
-    """One pass, cut off when the request's deadline passes (a hung try included)."""
+async def _bounded(call: Awaitable[T], seconds: float, log: AttemptLog, worst: float | None) -> T:
+    """One pass, cut off when the request's deadline passes (a hung try included). When every
+    try of the pass is bounded by its own timeout and all of them together (``worst``) end before
+    the deadline, no extra timer is needed."""
+    if worst is not None and worst < seconds:
+        return await call
     if seconds <= 0:
         if inspect.iscoroutine(call):
             call.close()
@@ -69,7 +73,11 @@ def pass_wait(
 
 
 async def with_retries(
-    run_pass: Round[T], config: RetryConfig, log: AttemptLog, rng: random.Random
+    run_pass: Round[T],
+    config: RetryConfig,
+    log: AttemptLog,
+    rng: random.Random,
+    worst_pass: float | None = None,
 ) -> tuple[T, int]:
     """Run ``run_pass`` until it returns; the result and how many passes it took."""
     started = time.monotonic()
@@ -82,7 +90,7 @@ async def with_retries(
         return isinstance(exc, GatewayError) and any(e.retryable for e in log.round_errors)
 
     try:
-        return await _bounded(run_pass(1), remaining(), log), 1
+        return await _bounded(run_pass(1), remaining(), log, worst_pass), 1
     except GatewayError as exc:
         if not worth_another_pass(exc) or config.max_rounds == 1:
             raise
@@ -113,5 +121,5 @@ async def with_retries(
     async for attempt in retrying:
         with attempt:
             pass_number = attempt.retry_state.attempt_number + 1
-            return await _bounded(run_pass(pass_number), remaining(), log), pass_number
+            return await _bounded(run_pass(pass_number), remaining(), log, worst_pass), pass_number
     raise AssertionError("tenacity re-raises the last error")

@@ -59,6 +59,12 @@ class Router:
     ) -> Decision:
         now = time.monotonic()
         eligible = route.candidates(capable, what)
+        if len(eligible) == 1 and config.constraints.max_cost_per_request is None:
+            only = eligible[0]  # nothing to rank; the context window still applies
+            needed = prompt_tokens + (max_output_tokens or 0)
+            if only.context_window is None or only.context_window >= needed:
+                if config.constraints.max_latency_ms is None:
+                    return Decision([only], [Scored(only, 0.0, "only deployment")], config.policy)
         output = DEFAULT_OUTPUT_ESTIMATE if max_output_tokens is None else max_output_tokens
         # Unmeasured deployments are assumed as fast as the fastest measured one: explored, but
         # not flooded (an assumed zero would draw every concurrent call at once).
