@@ -15,40 +15,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from local_backend.replica_process import free_port, serve_command
+
 QUESTION = "What is the capital of France?"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
 def backend_server(model: str, port: int, startup_timeout: float = 300.0) -> Iterator[str]:
     """Run ``python -m local_backend serve`` until the block ends; yield its /v1 base URL."""
-    command = [
-        sys.executable,
-        "-m",
-        "local_backend",
-        "serve",
-        "--model",
-        model,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    command = serve_command(model, options=["--log-level", "warning"])(port)
     process = subprocess.Popen(command, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
         deadline = time.monotonic() + startup_timeout

@@ -39,8 +39,11 @@ class ReplicaStartError(ServiceUnavailableError):
     """A worker died or did not answer its health check within the startup timeout."""
 
 
-def serve_command(model: str = "tiny", host: str = "127.0.0.1") -> CommandFactory:
-    """The default worker: ``python -m local_backend serve --model M --host H --port P``."""
+def serve_command(
+    model: str = "tiny", host: str = "127.0.0.1", options: Sequence[str] = ()
+) -> CommandFactory:
+    """The default worker: ``python -m local_backend serve --model M --host H --port P`` plus any
+    further server ``options`` (``--device cuda``, ``--max-batch 16``, ...)."""
 
     def command(port: int) -> list[str]:
         return [
@@ -54,6 +57,7 @@ def serve_command(model: str = "tiny", host: str = "127.0.0.1") -> CommandFactor
             host,
             "--port",
             str(port),
+            *options,
         ]
 
     return command

@@ -88,34 +88,21 @@ class LocalProvider(ProviderBase):
         return cls(name, settings, remote)
 
     def _replica_pool(self, s: LocalSettings) -> ReplicaPool:
-        import sys
+        from local_backend.replicas import ReplicaPool, one_gpu_per_replica, serve_command
 
-        from local_backend.replicas import ReplicaPool, one_gpu_per_replica
-
-        def command(port: int) -> list[str]:
-            return [
-                sys.executable,
-                "-m",
-                "local_backend",
-                "serve",
-                "--model",
-                s.model,
-                "--device",
-                s.device,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--max-batch",
-                str(s.max_batch),
-                "--max-queue",
-                str(s.max_queue),
-                "--default-max-tokens",
-                str(s.default_max_tokens),
-                "--log-level",
-                "warning",
-            ]
-
+        options = [
+            "--device",
+            s.device,
+            "--max-batch",
+            str(s.max_batch),
+            "--max-queue",
+            str(s.max_queue),
+            "--default-max-tokens",
+            str(s.default_max_tokens),
+            "--log-level",
+            "warning",
+        ]
+        command = serve_command(s.model, options=options)
         return ReplicaPool(
             command,
             min_replicas=s.min_replicas,
