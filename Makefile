@@ -35,6 +35,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.sdk_overhead
+	$(PY) -m bench.routing_decision
 	$(PY) -m bench.local_backend
 
 clean:
