@@ -26,7 +26,6 @@ so a crashed parent leaves no workers behind; ``stop()`` is still the normal way
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
@@ -35,12 +34,11 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from llmgateway.errors import APITimeoutError, RateLimitError, ServiceUnavailableError
+from llmgateway.errors import RateLimitError, ServiceUnavailableError
 from llmgateway.provider import Capabilities
 from llmgateway.transport import HttpPool
 from llmgateway.types import (
@@ -66,6 +64,7 @@ from local_backend.replica_process import (
     one_gpu_per_replica,
     serve_command,
 )
+from local_backend.replica_queue import SlotQueue
 from local_backend.replica_stats import PoolStats, ReplicaInfo, ScaleEvent, p90
 
 logger = logging.getLogger(__name__)
@@ -82,13 +81,6 @@ __all__ = [
 ]
 
 
-_MAX_RECORDED_WAITS = 10_000
-
-
-@dataclass
-class _Waiter:
-    future: asyncio.Future[Replica]
-    enqueued_at: float
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,8 +162,7 @@ class ReplicaPool:
         self._log_dir: Path | None = None
         self._replicas: list[Replica] = []  # ready or starting
         self._retiring: list[Replica] = []  # out of routing, being terminated
-        self._waiters: deque[_Waiter] = deque()
-        self._waits: deque[tuple[float, float, float]] = deque(maxlen=_MAX_RECORDED_WAITS)
+        self._queue = SlotQueue(name, max_concurrency)
         self._events: deque[ScaleEvent] = deque(maxlen=max_events)
         self._event_count = 0
         self._serials = itertools.count()
@@ -221,7 +212,7 @@ class ReplicaPool:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._scaler = None
-        self._fail_waiters(
+        self._queue.fail_all(
             ServiceUnavailableError(f"replica pool '{self.name}' stopped", deployment=self.name)
         )
         replicas, self._replicas = [*self._replicas, *self._retiring], []
@@ -257,9 +248,9 @@ class ReplicaPool:
         return PoolStats(
             ready=sum(r.state is ReplicaState.READY for r in self._replicas),
             starting=sum(r.state is ReplicaState.STARTING for r in self._replicas),
-            queue_depth=len(self._waiters),
+            queue_depth=len(self._queue.waiters),
             in_flight=sum(r.in_flight for r in self._replicas),
-            recent_queue_wait=p90([w for at, _, w in self._waits if at >= now - self.wait_window]),
+            recent_queue_wait=p90([w for at, _, w in self._queue.waits if at >= now - self.wait_window]),
             scale_events=self._event_count,
             replicas=tuple(
                 ReplicaInfo(r.slot, r.port, r.pid, r.state.value, r.in_flight, r.served)
@@ -316,36 +307,21 @@ class ReplicaPool:
                 f"replica pool '{self.name}' is not running; call start() first", deployment=self.name
             )
         started = time.monotonic()
-        replica = None if self._waiters else self._pick()
+        queue = self._queue
+        replica = None if queue.waiters else queue.pick(self._replicas)
         if replica is not None:
-            self._assign(replica, started)
+            queue.assign(replica, started)
             return replica, timeout
-        if len(self._waiters) >= self.max_queue:
+        if len(queue.waiters) >= self.max_queue:
             raise RateLimitError(
-                f"replica pool '{self.name}' is saturated: {len(self._waiters)} calls already queued "
+                f"replica pool '{self.name}' is saturated: {len(queue.waiters)} calls already queued "
                 f"(max_queue={self.max_queue})",
                 retry_after=round(max(self._scale_signal(started), self.target_queue_wait), 3),
                 deployment=self.name,
             )
         if not self._replicas:
             self._cold_start()
-        waiter = _Waiter(asyncio.get_running_loop().create_future(), started)
-        self._waiters.append(waiter)
-        timer = None
-        if timeout is not None:
-            timer = asyncio.get_running_loop().call_later(timeout, self._expire, waiter, timeout)
-        try:
-            replica = await waiter.future
-        except BaseException:
-            future = waiter.future
-            if future.done() and not future.cancelled() and future.exception() is None:
-                self._release(future.result())  # handed a slot just as we were cancelled
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
+        replica = await queue.wait(started, timeout, self._replicas)
         remaining = None if timeout is None else max(timeout - (time.monotonic() - started), 0.001)
         return replica, remaining
 
@@ -362,62 +338,20 @@ class ReplicaPool:
             )
         self._spawn_launch("cold start: a call arrived with no replica up")
 
-    def _expire(self, waiter: _Waiter, timeout: float) -> None:
-        if waiter.future.done():
-            return
-        with contextlib.suppress(ValueError):
-            self._waiters.remove(waiter)
-        waiter.future.set_exception(
-            APITimeoutError(f"waited {timeout}s for a free replica in '{self.name}'", deployment=self.name)
-        )
-
-    def _pick(self) -> Replica | None:
-        """The least-loaded ready replica with a free slot; ties go to the oldest."""
-        best: Replica | None = None
-        for replica in self._replicas:
-            if replica.state is not ReplicaState.READY or replica.in_flight >= self.max_concurrency:
-                continue
-            if best is None or (replica.in_flight, replica.serial) < (best.in_flight, best.serial):
-                best = replica
-        return best
-
-    def _assign(self, replica: Replica, enqueued_at: float) -> None:
-        now = time.monotonic()
-        replica.in_flight += 1
-        replica.served += 1
-        replica.last_used = now
-        self._waits.append((now, enqueued_at, now - enqueued_at))
-
     def _release(self, replica: Replica) -> None:
-        replica.in_flight -= 1
-        replica.last_used = time.monotonic()
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        """Hand free slots to queued calls, first come first served."""
-        while self._waiters:
-            replica = self._pick()
-            if replica is None:
-                return
-            waiter = self._waiters.popleft()
-            if waiter.future.done():
-                continue
-            self._assign(replica, waiter.enqueued_at)
-            waiter.future.set_result(replica)
-
-    def _fail_waiters(self, error: BaseException) -> None:
-        waiters, self._waiters = self._waiters, deque()
-        for waiter in waiters:
-            if not waiter.future.done():
-                waiter.future.set_exception(error)
+        self._queue.release(replica, self._replicas)
 
     # ---- scaling ------------------------------------------------------------------------------
 
     def _scale_signal(self, now: float) -> float:
         """Queue wait since capacity last grew: max(p90 of recent waits, age of the queue head)."""
         since = max(now - self.wait_window, self._evidence_since)
-        waits = [w for at, queued, w in self._waits if at >= since and queued >= self._evidence_since]
-        head_age = now - max(self._waiters[0].enqueued_at, self._evidence_since) if self._waiters else 0.0
+        waits = [w for at, queued, w in self._queue.waits if at >= since and queued >= self._evidence_since]
+        head_age = (
+            now - max(self._queue.waiters[0].enqueued_at, self._evidence_since)
+            if self._queue.waiters
+            else 0.0
+        )
         return max(p90(waits), head_age)
 
     async def _scale_loop(self) -> None:
@@ -436,14 +370,14 @@ class ReplicaPool:
         reason = self._start_reason(now) if now >= self._next_start_at else None
         if reason is not None:
             self._spawn_launch(reason)
-        elif not self._waiters:
+        elif not self._queue.waiters:
             self._reclaim_idle(now)
 
     def _start_reason(self, now: float) -> str | None:
         total = len(self._replicas)
         if total < self.min_replicas:
             return f"below min_replicas={self.min_replicas}"
-        if total == 0 and self._waiters:
+        if total == 0 and self._queue.waiters:
             return "cold start: calls queued with no replica up"
         if total >= self.max_replicas:
             return None
@@ -541,7 +475,7 @@ class ReplicaPool:
             replica.pid,
         )
         self._track(self._watch(replica))
-        self._dispatch()
+        self._queue.dispatch(self._replicas)
 
     def _start_failed(self, replica: Replica, exc: Exception) -> ReplicaStartError:
         """Retire the replica, back off further starts, fail queued calls if nothing is left."""
@@ -560,7 +494,7 @@ class ReplicaPool:
         self._next_start_at = time.monotonic() + backoff
         self._retire(replica, "start failed", error.message.splitlines()[0])
         if not self._replicas:
-            self._fail_waiters(error)
+            self._queue.fail_all(error)
         return error
 
     async def _watch(self, replica: Replica) -> None:
@@ -578,7 +512,7 @@ class ReplicaPool:
             replica.log_tail(),
         )
         self._retire(replica, "replica exited", f"replica {replica.slot} exited with code {code}")
-        if not self._replicas and self._waiters and self._running:
+        if not self._replicas and self._queue.waiters and self._running:
             self._spawn_launch("cold start: the last replica exited with calls queued")
 
     def _record(self, kind: str, before: int, after: int, reason: str) -> None:
