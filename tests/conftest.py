@@ -19,3 +19,39 @@ async def upstream_url() -> AsyncIterator[str]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis on this machine; fails (never skips) when it is not running."""
+    from tests.services import REDIS_URL, require_port
+
+    require_port("127.0.0.1", 6379, "redis")
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix no other test uses."""
+    from tests.services import unique_name
+
+    return unique_name("llmgw_test") + ":"
+
+
+@pytest.fixture
+async def postgres_dsn() -> AsyncIterator[str]:
+    """The real PostgreSQL on this machine, with a fresh schema first on the search path.
+    Fails (never skips) when the server is not running."""
+    import asyncpg
+
+    from tests.services import POSTGRES_DSN, require_port, unique_name
+
+    require_port("127.0.0.1", 5432, "postgres")
+    schema = unique_name("llmgw_test")
+    connection = await asyncpg.connect(POSTGRES_DSN)
+    await connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES_DSN}?search_path={schema}"
+    finally:
+        await connection.execute(f"DROP SCHEMA {schema} CASCADE")
+        await connection.close()
