@@ -1,0 +1,1 @@
+"""Spending budgets per key, team, model or the whole gateway, enforced across replicas."""
