@@ -1,0 +1,175 @@
+"""The shared ledger for many replicas: PostgreSQL through an asyncpg pool (created on first use).
+
+Money columns are NUMERIC, so sums are exact. A batch is one ``INSERT ... SELECT FROM unnest(...)``
+statement (one round trip, one transaction) that skips ids already stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from llmgateway.accounting.ledger.money import exact_sum
+from llmgateway.accounting.ledger.record import FIELD_NAMES, UsageRecord, utc
+from llmgateway.accounting.ledger.store import SpentColumn, UsageTotal, check_dimensions
+
+if TYPE_CHECKING:
+    import asyncpg  # type: ignore[import-untyped]
+
+# (column, SQL type) in UsageRecord field order.
+_TYPES = (
+    "text", "timestamptz", "text", "text", "text", "text", "text", "text", "text", "integer",
+    "text", "boolean", "bigint", "bigint", "double precision", "numeric", "numeric", "numeric",
+    "numeric", "numeric", "text", "boolean", "double precision", "double precision", "integer",
+)  # fmt: skip
+_NOT_NULL = {
+    "created_at", "model", "outcome", "cache", "stream", "prompt_tokens", "completion_tokens",
+    "cost_input", "cost_output", "cost_compute", "cost_abandoned", "cost_total", "currency",
+    "estimated", "latency_ms", "attempts",
+}  # fmt: skip
+
+
+def _dimension(name: str) -> str:
+    return "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')" if name == "day" else f'"{name}"'
+
+
+def _opened(task: asyncio.Task[asyncpg.Pool]) -> asyncpg.Pool | None:
+    """The pool a finished opening task made; None while it runs or when it failed."""
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    return task.result()
+
+
+class PostgresLedgerStore:
+    """A LedgerStore on one PostgreSQL table (created with its indexes when missing)."""
+
+    def __init__(self, dsn: str, table: str = "llm_usage", *, create: bool = True, max_size: int = 4) -> None:
+        self.dsn = dsn
+        self.table = table
+        self._create = create
+        self._max_size = max_size
+        self._pool: asyncio.Task[asyncpg.Pool] | None = None
+        columns = ", ".join(f'"{name}"' for name in FIELD_NAMES)
+        arrays = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(_TYPES, start=1))
+        self._insert = (
+            f'INSERT INTO "{table}" ({columns}) SELECT * FROM unnest({arrays}) ON CONFLICT (id) DO NOTHING'
+        )
+
+    async def _open(self) -> asyncpg.Pool:
+        import asyncpg  # type: ignore[import-untyped]
+
+        pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self._max_size)
+        if self._create:
+            await self._create_table(pool)
+        return pool
+
+    async def _create_table(self, pool: asyncpg.Pool) -> None:
+        def describe(name: str, kind: str) -> str:
+            return f'"{name}" {kind}' + (
+                " PRIMARY KEY" if name == "id" else " NOT NULL" if name in _NOT_NULL else ""
+            )
+
+        columns = ", ".join(describe(name, kind) for name, kind in zip(FIELD_NAMES, _TYPES, strict=True))
+        async with pool.acquire() as connection, connection.transaction():
+            # Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"llmgateway:{self.table}")
+            await connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({columns})')
+            for column in ("created_at", "key", "model"):
+                await connection.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{self.table}_{column}_idx" ON "{self.table}" ("{column}")'
+                )
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._pool.get_loop() is not loop:
+            # Used under a new event loop: the old pool's connections belong to the old one.
+            old, self._pool = self._pool, None
+            if (stale := _opened(old)) is not None:
+                stale.terminate()
+        if self._pool is None or (self._pool.done() and _opened(self._pool) is None):
+            self._pool = loop.create_task(self._open())
+        return await asyncio.shield(self._pool)
+
+    async def write(self, records: Sequence[UsageRecord]) -> None:
+        if not records:
+            return
+        columns: list[list[Any]] = [[] for _ in FIELD_NAMES]
+        for record in records:
+            for index, name in enumerate(FIELD_NAMES):
+                columns[index].append(getattr(record, name))
+        columns[1] = [utc(moment) for moment in columns[1]]
+        pool = await self._get_pool()
+        await pool.execute(self._insert, *columns)
+
+    async def totals(
+        self,
+        group_by: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> list[UsageTotal]:
+        check_dimensions(group_by, where)
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def bind(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        if since is not None:
+            clauses.append(f"created_at >= {bind(utc(since))}")
+        if until is not None:
+            clauses.append(f"created_at < {bind(utc(until))}")
+        for name, value in (where or {}).items():
+            clauses.append(f"{_dimension(name)} = {bind(value)}")
+        where_sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        dims = [_dimension(name) for name in group_by] + ["currency"]
+        select = ", ".join(dims)
+        query = (
+            f"SELECT {select}, COUNT(*), COUNT(*) FILTER (WHERE outcome <> 'ok'), "
+            f"COUNT(*) FILTER (WHERE cache = 'hit'), COALESCE(SUM(prompt_tokens), 0), "
+            f"COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_total), 0) "
+            f'FROM "{self.table}"{where_sql} GROUP BY {select}'
+        )
+        pool = await self._get_pool()
+        rows = await pool.fetch(query, *params)
+        width = len(dims)
+        totals = [
+            UsageTotal(
+                group=dict(zip(group_by, tuple(row)[: width - 1], strict=True)),
+                calls=row[width],
+                errors=row[width + 1],
+                cache_hits=row[width + 2],
+                prompt_tokens=int(row[width + 3]),
+                completion_tokens=int(row[width + 4]),
+                cost=Decimal(row[width + 5]),
+                currency=row[width - 1],
+            )
+            for row in rows
+        ]
+        return sorted(totals, key=lambda t: [(v is None, v or "") for v in t.group.values()])
+
+    async def spent(
+        self, column: SpentColumn | None, value: str | None, since: datetime | None = None
+    ) -> Decimal:
+        if column is not None and value is None:
+            raise ValueError("spent() needs a value with a column")
+        where: dict[str, str] | None = {column: value} if column is not None and value is not None else None
+        return exact_sum([t.cost for t in await self.totals([], since=since, where=where)])
+
+    async def aclose(self) -> None:
+        task, self._pool = self._pool, None
+        if task is None:
+            return
+        if task.get_loop() is not asyncio.get_running_loop():
+            if (stale := _opened(task)) is not None:
+                stale.terminate()
+            return
+        try:
+            pool = await task
+        except Exception:
+            return
+        await pool.close()

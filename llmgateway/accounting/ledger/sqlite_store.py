@@ -1,0 +1,202 @@
+"""The embedded ledger: one SQLite file in WAL mode, used from one dedicated worker thread.
+
+WAL with ``synchronous=NORMAL``: a committed batch survives the process being killed (it can be
+lost only to an OS crash or power loss before the next checkpoint). Money is exact: see money.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from llmgateway.accounting.ledger.money import EXACT, exact_sum, from_units, to_units
+from llmgateway.accounting.ledger.record import UsageRecord, utc
+from llmgateway.accounting.ledger.store import SpentColumn, UsageTotal, check_dimensions
+
+T = TypeVar("T")
+
+_COLUMNS = (
+    "id TEXT PRIMARY KEY, created_at TEXT NOT NULL, key TEXT, team TEXT, model TEXT NOT NULL, "
+    "deployment TEXT, provider TEXT, outcome TEXT NOT NULL, error_type TEXT, status_code INTEGER, "
+    "cache TEXT NOT NULL, stream INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, "
+    "completion_tokens INTEGER NOT NULL, compute_seconds REAL, cost_input TEXT NOT NULL, "
+    "cost_output TEXT NOT NULL, cost_compute TEXT NOT NULL, cost_abandoned TEXT NOT NULL, "
+    "cost_total TEXT NOT NULL, cost_total_units INTEGER, currency TEXT NOT NULL, "
+    "estimated INTEGER NOT NULL, latency_ms REAL NOT NULL, ttft_ms REAL, attempts INTEGER NOT NULL"
+)
+_INSERT_COUNT = 26
+
+
+def sqlite_time(moment: datetime) -> str:
+    """Fixed-width UTC text, so that text order is time order."""
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _row(r: UsageRecord) -> tuple[Any, ...]:
+    return (
+        r.id, sqlite_time(r.created_at), r.key, r.team, r.model, r.deployment, r.provider,
+        r.outcome, r.error_type, r.status_code, r.cache, int(r.stream), r.prompt_tokens,
+        r.completion_tokens, r.compute_seconds, str(r.cost_input), str(r.cost_output),
+        str(r.cost_compute), str(r.cost_abandoned), str(r.cost_total), to_units(r.cost_total),
+        r.currency, int(r.estimated), r.latency_ms, r.ttft_ms, r.attempts,
+    )  # fmt: skip
+
+
+def _dimension(name: str) -> str:
+    return "substr(created_at, 1, 10)" if name == "day" else f'"{name}"'
+
+
+def _filters(
+    since: datetime | None, until: datetime | None, where: Mapping[str, str] | None
+) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("created_at >= ?")
+        params.append(sqlite_time(since))
+    if until is not None:
+        clauses.append("created_at < ?")
+        params.append(sqlite_time(until))
+    for name, value in (where or {}).items():
+        clauses.append(f"{_dimension(name)} = ?")
+        params.append(value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class SqliteLedgerStore:
+    """A LedgerStore on one SQLite file. ``create=False`` opens an existing file only (the CLI)."""
+
+    def __init__(self, path: str | Path, table: str = "llm_usage", *, create: bool = True) -> None:
+        self.path = Path(path)
+        self.table = table
+        self._create = create
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        if self._executor is None:
+            # One thread owns the connection: sqlite3 objects stay in the thread that made them.
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmgateway-ledger")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is not None:
+            return self._connection
+        if self._create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, isolation_level=None)
+        else:
+            uri = f"{self.path.resolve().as_uri()}?mode=rw"  # never create a file just to read it
+            connection = sqlite3.connect(uri, uri=True, isolation_level=None)
+        connection.execute("PRAGMA busy_timeout = 10000")
+        if self._create:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({_COLUMNS})')
+            for column in ("created_at", "key", "model"):
+                connection.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{self.table}_{column}_idx" ON "{self.table}" ("{column}")'
+                )
+        connection.execute("PRAGMA synchronous = NORMAL")
+        self._connection = connection
+        return connection
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        db = self._db()
+        marks = ", ".join("?" * _INSERT_COUNT)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(f'INSERT OR IGNORE INTO "{self.table}" VALUES ({marks})', rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    async def write(self, records: Sequence[UsageRecord]) -> None:
+        if records:
+            await self._call(self._write, [_row(r) for r in records])
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _totals(self, group_by: Sequence[str], where_sql: str, params: list[Any]) -> list[UsageTotal]:
+        db = self._db()
+        dims = [_dimension(name) for name in group_by] + ["currency"]
+        select = ", ".join(dims)
+        query = (
+            f"SELECT {select}, COUNT(*), SUM(outcome != 'ok'), SUM(cache = 'hit'), SUM(prompt_tokens), "
+            f"SUM(completion_tokens), SUM(cost_total_units), SUM(cost_total_units IS NULL) "
+            f'FROM "{self.table}"{where_sql} GROUP BY {select}'
+        )
+        try:
+            rows = db.execute(query, params).fetchall()
+            overflow = False
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+            # A group's units passed 64 bits: sum every row's exact text in Python instead.
+            rows = db.execute(query.replace("SUM(cost_total_units)", "0"), params).fetchall()
+            overflow = True
+        width = len(dims)
+        totals: dict[tuple[Any, ...], UsageTotal] = {}
+        inexact = False
+        for row in rows:
+            group = row[:width]
+            calls, errors, hits, prompt, completion, units, missing = row[width:]
+            totals[group] = UsageTotal(
+                group=dict(zip(group_by, group[:-1], strict=True)),
+                calls=calls,
+                errors=errors,
+                cache_hits=hits,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                cost=from_units(units or 0),
+                currency=group[-1],
+            )
+            inexact = inexact or bool(missing)
+        if inexact or overflow:
+            condition = "" if overflow else "cost_total_units IS NULL"
+            if condition:
+                condition = (" AND " if where_sql else " WHERE ") + condition
+            query = f'SELECT {select}, cost_total FROM "{self.table}"{where_sql}{condition}'
+            extra = db.execute(query, params)
+            for row in extra:
+                total = totals[row[:width]]
+                total.cost = EXACT.add(total.cost, Decimal(row[width]))
+        return sorted(totals.values(), key=lambda t: [(v is None, v or "") for v in t.group.values()])
+
+    async def totals(
+        self,
+        group_by: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> list[UsageTotal]:
+        check_dimensions(group_by, where)
+        where_sql, params = _filters(since, until, where)
+        return await self._call(self._totals, list(group_by), where_sql, params)
+
+    async def spent(
+        self, column: SpentColumn | None, value: str | None, since: datetime | None = None
+    ) -> Decimal:
+        where: dict[str, str] | None = {column: value} if column is not None and value is not None else None
+        if column is not None and value is None:
+            raise ValueError("spent() needs a value with a column")
+        totals = await self.totals([], since=since, where=where)
+        return exact_sum([t.cost for t in totals])
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def aclose(self) -> None:
+        if self._executor is None:
+            return
+        await self._call(self._close)
+        self._executor.shutdown(wait=False)
+        self._executor = None

@@ -1,0 +1,59 @@
+"""What a ledger store does, and the totals it answers with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from llmgateway.accounting.ledger.record import UsageRecord
+
+# Dimensions totals can be grouped and filtered by. "day" is the UTC calendar day (YYYY-MM-DD).
+GROUP_COLUMNS = ("key", "team", "model", "deployment", "provider", "day", "cache", "outcome")
+SpentColumn = Literal["key", "team", "model"]
+
+
+@dataclass(slots=True)
+class UsageTotal:
+    """Totals of one group. ``group`` maps each grouped dimension to its value (None when the
+    records had none). Each total is in one currency: stores also group by currency."""
+
+    group: dict[str, str | None]
+    calls: int = 0
+    errors: int = 0  # outcome other than "ok"
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = field(default_factory=Decimal)
+    currency: str = "USD"
+
+
+class LedgerStore(Protocol):
+    async def write(self, records: Sequence[UsageRecord]) -> None:
+        """Insert in one transaction; a record whose id is already stored is skipped."""
+
+    async def totals(
+        self,
+        group_by: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> list[UsageTotal]:
+        """Totals per group, ``since`` inclusive, ``until`` exclusive; ``where`` filters by equality
+        on GROUP_COLUMNS. Sorted by the group values."""
+
+    async def spent(
+        self, column: SpentColumn | None, value: str | None, since: datetime | None = None
+    ) -> Decimal:
+        """Exact total cost of the records whose ``column`` equals ``value`` (all records when
+        ``column`` is None), from ``since`` on. Sums across currencies."""
+
+    async def aclose(self) -> None: ...
+
+
+def check_dimensions(group_by: Sequence[str], where: Mapping[str, str] | None) -> None:
+    for name in [*group_by, *(where or {})]:
+        if name not in GROUP_COLUMNS:
+            raise ValueError(f"unknown usage dimension {name!r}; choose from {', '.join(GROUP_COLUMNS)}")
