@@ -31,7 +31,9 @@ class BudgetConfig(BaseModel):
 
     scope: Scope
     name: str = Field(
-        default="*", min_length=1, description='"*": every key/team/model on its own; else just that one (global: ignored)'
+        default="*",
+        min_length=1,
+        description='"*": every key/team/model on its own; else just that one (ignored for global)',
     )
     period: Period = "month"
     soft: Decimal | None = Field(default=None, ge=0, description="Warn once when spend reaches it")
