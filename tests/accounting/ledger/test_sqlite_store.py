@@ -50,7 +50,8 @@ async def test_stored_columns_keep_the_record(store: SqliteLedgerStore, tmp_path
     row = (
         sqlite3.connect(tmp_path / "usage.sqlite")
         .execute(
-            "SELECT id, created_at, stream, ttft_ms, compute_seconds, cost_total, cost_total_units FROM llm_usage"
+            "SELECT id, created_at, stream, ttft_ms, compute_seconds, cost_total, cost_total_units "
+            "FROM llm_usage"
         )
         .fetchone()
     )
