@@ -42,6 +42,12 @@ class LedgerConfig(BaseModel):
         description="JSONL file for records the database cannot take by shutdown; replayed on start",
     )
 
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false.
+        return "off" if value is False else value
+
     @field_validator("table")
     @classmethod
     def _check_table(cls, value: str) -> str:

@@ -165,6 +165,7 @@ def test_records_carry_over_to_a_new_event_loop(tmp_path: Path) -> None:
 
 async def test_build_ledger(tmp_path: Path) -> None:
     assert build_ledger(LedgerConfig(backend="off")) is None
+    assert build_ledger(LedgerConfig.model_validate({"backend": False})) is None  # YAML's bare `off`
     ledger = build_ledger(LedgerConfig(path=str(tmp_path / "u.sqlite")))
     assert ledger is not None and isinstance(ledger.store, SqliteLedgerStore)
     assert ledger.spill_path == tmp_path / "u.sqlite.spill.jsonl"
