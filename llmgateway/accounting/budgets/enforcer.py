@@ -207,9 +207,10 @@ class Budgets:
             assert refused.hard is not None and refused.hard.hard is not None
             spent = outcome.spent_before[outcome.rejected]
             text = refused.describe(spent, refused.hard.hard, "budget")
+            advice = "wait for the reset or raise" if refused.window.end is not None else "raise"
             raise BudgetExceededError(
                 f"{text} and this call may cost up to {_fmt(estimate)}; {refused.window.resets()}. "
-                "Wait for the reset, or raise the hard limit in budgets.limits",
+                f"To spend more, {advice} its hard limit in budgets.limits",
                 code="budget_exceeded",
             )
         for counter in counters:
