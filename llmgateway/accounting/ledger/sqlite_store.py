@@ -35,7 +35,7 @@ _INSERT_COUNT = 26
 
 def sqlite_time(moment: datetime) -> str:
     """Fixed-width UTC text, so that text order is time order."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc(moment).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def _row(r: UsageRecord) -> tuple[Any, ...]:
@@ -106,7 +106,9 @@ class SqliteLedgerStore:
         return connection
 
     # -- writes ---------------------------------------------------------------------------------
-    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write(self, records: Sequence[UsageRecord]) -> None:
+        # Rows are built here, in the worker thread, to keep the event loop free.
+        rows = [_row(r) for r in records]
         db = self._db()
         marks = ", ".join("?" * _INSERT_COUNT)
         db.execute("BEGIN IMMEDIATE")
@@ -119,7 +121,7 @@ class SqliteLedgerStore:
 
     async def write(self, records: Sequence[UsageRecord]) -> None:
         if records:
-            await self._call(self._write, [_row(r) for r in records])
+            await self._call(self._write, list(records))
 
     # -- reads ----------------------------------------------------------------------------------
     def _totals(self, group_by: Sequence[str], where_sql: str, params: list[Any]) -> list[UsageTotal]:

@@ -66,3 +66,32 @@ async def test_a_second_store_reuses_the_table(store: PostgresLedgerStore, postg
     finally:
         await other.aclose()
     assert total.calls == 2
+
+
+async def test_ledger_totals_equal_the_reported_costs(postgres_dsn: str, tmp_path: object) -> None:
+    import asyncio
+    import random
+
+    from llmgateway.accounting.ledger import Ledger, LedgerConfig
+
+    rng = random.Random(7)
+    costs = [Decimal(rng.randint(0, 10**9)).scaleb(-rng.randint(6, 15)) for _ in range(3000)]
+    config = LedgerConfig(backend="postgres", dsn=postgres_dsn, batch_size=200, flush_interval=0.02,
+                          max_pending=400, spill_path=f"{tmp_path}/spill.jsonl")  # fmt: skip
+    ledger = Ledger(PostgresLedgerStore(postgres_dsn), config)
+
+    async def call(index: int, cost: Decimal) -> None:
+        await asyncio.sleep(0)
+        await ledger.record(make_record(id=f"r{index}", cost_total=cost, model=f"m{index % 3}"))
+
+    await asyncio.gather(*(call(i, c) for i, c in enumerate(costs)))
+    await ledger.aclose()
+    reader = PostgresLedgerStore(postgres_dsn, create=False)
+    try:
+        totals = await reader.totals(["model"])
+        spent = await reader.spent(None, None)
+    finally:
+        await reader.aclose()
+    assert sum(t.calls for t in totals) == 3000
+    expected = sum(costs, Decimal(0))
+    assert spent == expected and sum((t.cost for t in totals), Decimal(0)) == expected
