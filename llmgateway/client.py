@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 from pydantic import ValidationError
 
+from llmgateway.accounting.budgets.settings import BudgetsConfig
+from llmgateway.accounting.ledger.settings import LedgerConfig
+from llmgateway.cache.settings import CacheConfig
+from llmgateway.caller import Caller
 from llmgateway.config import (
     GatewayConfig,
     describe_validation_error,
@@ -24,10 +28,13 @@ from llmgateway.config import (
 )
 from llmgateway.dispatch import Dispatcher
 from llmgateway.errors import BadRequestError, ConfigError
+from llmgateway.limits.settings import LimitsConfig
+from llmgateway.pipeline import Pipeline
 from llmgateway.provider import Provider, ProviderContext, ProviderRegistry
 from llmgateway.routing.deployment import Deployment, build_deployment
 from llmgateway.routing.route import ModelRoute
 from llmgateway.routing.settings import RoutingConfig, RoutingOverride
+from llmgateway.services import Services, section
 from llmgateway.streaming import ChatStream
 from llmgateway.transport import HttpPool
 from llmgateway.types import (
@@ -46,8 +53,38 @@ from llmgateway.types import (
 if TYPE_CHECKING:
     import httpx
 
+    from llmgateway.cache.control import CacheControl
+
 ConfigSource = Union[GatewayConfig, Mapping[str, Any], str, Path]
 ModelSpec = Union[Provider, Deployment, Sequence[Union[Provider, Deployment]]]
+CallerSpec = Union[Caller, Mapping[str, Any], str, None]
+CacheSpec = Union["CacheControl", Mapping[str, Any], str, None]
+
+
+def _caller(value: CallerSpec, default: Caller) -> Caller:
+    """Who the call is for: a Caller, {"key": ..., "team": ...}, or just a key id."""
+    if value is None:
+        return default
+    if isinstance(value, Caller):
+        return value
+    if isinstance(value, str):
+        return Caller(key=value, team=default.team)
+    unknown = set(value) - {"key", "team"}
+    if unknown:
+        raise BadRequestError(f"caller takes 'key' and 'team'; unknown: {', '.join(sorted(unknown))}")
+    return Caller(key=value.get("key"), team=value.get("team"))
+
+
+def _cache_control(value: CacheSpec) -> CacheControl | None:
+    """Per-call cache control: "skip", "refresh", "no-store", or {"mode": ..., "ttl": ...}."""
+    if value is None:
+        return None
+    from llmgateway.cache.control import CacheControl
+
+    try:
+        return CacheControl.parse(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequestError(f"invalid cache control: {exc}") from exc
 
 
 def _validated(model_cls: type[WireModel], payload: dict[str, Any]) -> Any:
@@ -91,6 +128,8 @@ class ChatCompletions:
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         routing: Mapping[str, Any] | RoutingOverride | None = None,
+        caller: CallerSpec = None,
+        cache: CacheSpec = None,
         **params: Any,
     ) -> ChatCompletion: ...
 
@@ -104,6 +143,8 @@ class ChatCompletions:
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         routing: Mapping[str, Any] | RoutingOverride | None = None,
+        caller: CallerSpec = None,
+        cache: CacheSpec = None,
         **params: Any,
     ) -> ChatStream: ...
 
@@ -116,6 +157,8 @@ class ChatCompletions:
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         routing: Mapping[str, Any] | RoutingOverride | None = None,
+        caller: CallerSpec = None,
+        cache: CacheSpec = None,
         **params: Any,
     ) -> ChatCompletion | ChatStream:
         """Create a chat completion; with ``stream=True`` an async iterator of chunks."""
@@ -126,10 +169,11 @@ class ChatCompletions:
         request: ChatCompletionRequest = _validated(
             ChatCompletionRequest, _payload(fixed, params, extra_body)
         )
-        dispatcher = self._gateway._dispatcher
+        gateway = self._gateway
+        who, control = _caller(caller, gateway.caller), _cache_control(cache)
         if stream:
-            return await dispatcher.stream_chat(request, timeout, _override(routing))
-        return await dispatcher.chat(request, timeout, _override(routing))
+            return await gateway._pipeline.stream_chat(request, timeout, _override(routing), who, control)
+        return await gateway._pipeline.chat(request, timeout, _override(routing), who, control)
 
 
 class Chat:
@@ -149,6 +193,8 @@ class Completions:
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         routing: Mapping[str, Any] | RoutingOverride | None = None,
+        caller: CallerSpec = None,
+        cache: CacheSpec = None,
         **params: Any,
     ) -> Completion:
         """A legacy text completion (no chat template), where the deployment supports it."""
@@ -156,7 +202,10 @@ class Completions:
             raise BadRequestError("streaming text completions are not supported; use chat.completions")
         payload = _payload({"model": model, "prompt": prompt}, params, extra_body)
         request: CompletionRequest = _validated(CompletionRequest, payload)
-        return await self._gateway._dispatcher.completions(request, timeout, _override(routing))
+        gateway = self._gateway
+        return await gateway._pipeline.completions(
+            request, timeout, _override(routing), _caller(caller, gateway.caller), _cache_control(cache)
+        )
 
 
 class Embeddings:
@@ -171,11 +220,16 @@ class Embeddings:
         timeout: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         routing: Mapping[str, Any] | RoutingOverride | None = None,
+        caller: CallerSpec = None,
+        cache: CacheSpec = None,
         **params: Any,
     ) -> EmbeddingResponse:
         payload = _payload({"model": model, "input": input}, params, extra_body)
         request: EmbeddingRequest = _validated(EmbeddingRequest, payload)
-        return await self._gateway._dispatcher.embeddings(request, timeout, _override(routing))
+        gateway = self._gateway
+        return await gateway._pipeline.embeddings(
+            request, timeout, _override(routing), _caller(caller, gateway.caller), _cache_control(cache)
+        )
 
 
 class Models:
@@ -202,7 +256,11 @@ def _routes_from_objects(models: Mapping[str, ModelSpec]) -> dict[str, ModelRout
 
 class Gateway:
     """The async gateway. Build it from a config (file path, dict, or GatewayConfig) or from
-    Python objects: ``Gateway(models={"chat": [MockProvider(), other_provider]})``."""
+    Python objects: ``Gateway(models={"chat": [MockProvider(), other_provider]})``.
+
+    ``limits``, ``cache``, ``ledger`` and ``budgets`` (config models or mappings of the config
+    file's sections of the same names) turn those features on, or replace the file's sections.
+    ``caller`` is who calls are accounted to unless a call says otherwise (``caller=``)."""
 
     def __init__(
         self,
@@ -211,6 +269,11 @@ class Gateway:
         models: Mapping[str, ModelSpec] | None = None,
         http_client: httpx.AsyncClient | None = None,
         registry: ProviderRegistry | None = None,
+        caller: Caller | Mapping[str, Any] | str | None = None,
+        limits: LimitsConfig | Mapping[str, Any] | None = None,
+        cache: CacheConfig | Mapping[str, Any] | None = None,
+        ledger: LedgerConfig | Mapping[str, Any] | None = None,
+        budgets: BudgetsConfig | Mapping[str, Any] | None = None,
     ) -> None:
         if (config is None) == (models is None):
             raise ConfigError("pass either a config (file path, dict or GatewayConfig) or models=, not both")
@@ -227,6 +290,21 @@ class Gateway:
             assert models is not None
             routes = _routes_from_objects(models)
         self._dispatcher = Dispatcher(routes)
+        self.caller = _caller(caller, Caller())
+        file = self.config
+        self.services = Services.build(
+            [d for route in routes.values() for d in route.deployments],
+            limits=section(LimitsConfig, limits, "limits") or (file.limits if file else None),
+            cache=section(CacheConfig, cache, "cache") or (file.cache if file else None),
+            ledger=section(LedgerConfig, ledger, "ledger") or (file.ledger if file else None),
+            budgets=section(BudgetsConfig, budgets, "budgets") or (file.budgets if file else None),
+        )
+        services = self.services
+        self._pipeline = Pipeline(self._dispatcher, services.admission(), services.cache, services.ledger)
+        if services.ledger is not None and (file is None or file.shutdown.handle_sigterm):
+            from llmgateway.shutdown import SigtermGuard
+
+            self._pipeline.guard = SigtermGuard(self._terminate)
         self.chat = Chat(self)
         self.completions = Completions(self)
         self.embeddings = Embeddings(self)
@@ -242,11 +320,23 @@ class Gateway:
 
     def _build_routes(self, config: GatewayConfig, registry: ProviderRegistry) -> dict[str, ModelRoute]:
         context = ProviderContext(http=self.http)
+        prices = None
+        if config.prices.path or config.prices.overrides or any(
+            d.pricing.model for m in config.models.values() for d in m.deployments
+        ):
+            from llmgateway.accounting.price_table import load_price_table
+
+            prices = load_price_table(config.prices.overrides or None, config.prices.path)
         routes: dict[str, ModelRoute] = {}
         for model, model_config in config.models.items():
             deployments = [
                 build_deployment(
-                    d, registry, context, f"models.{model}.deployments[{i}]", model_config.routing.breaker
+                    d,
+                    registry,
+                    context,
+                    f"models.{model}.deployments[{i}]",
+                    model_config.routing.breaker,
+                    prices,
                 )
                 for i, d in enumerate(model_config.deployments)
             ]
@@ -261,9 +351,23 @@ class Gateway:
     def deployments(self) -> list[Deployment]:
         return [d for route in self._dispatcher.routes.values() for d in route.deployments]
 
+    async def _terminate(self) -> None:
+        drain = self.config.shutdown.drain_seconds if self.config else 10.0
+        await self.shutdown(drain)
+
+    async def shutdown(self, drain_seconds: float = 10.0) -> None:
+        """Stop taking calls, let those in flight finish (up to ``drain_seconds``), then close:
+        what a replica does before it goes away, so no usage record is lost."""
+        await self._pipeline.drain(drain_seconds)
+        await self.aclose()
+
     async def aclose(self) -> None:
-        """Stop health checks, close every provider and the HTTP pool."""
+        """Stop health checks, write the usage ledger, close the stores, every provider and the
+        HTTP pool."""
+        if self._pipeline.guard is not None:
+            self._pipeline.guard.remove()
         await self._dispatcher.aclose()
+        await self.services.aclose()
         seen: set[int] = set()
         for deployment in self.deployments():
             if id(deployment.provider) not in seen:

@@ -27,20 +27,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from llmgateway.accounting.budgets.settings import BudgetsConfig
+from llmgateway.accounting.ledger.settings import LedgerConfig
 from llmgateway.accounting.pricing import Pricing
+from llmgateway.cache.settings import CacheConfig
 from llmgateway.errors import ConfigError
+from llmgateway.limits.settings import LimitsConfig, RateLimits
 from llmgateway.routing.settings import RoutingConfig
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    rpm: float | None = Field(default=None, gt=0, description="Requests per minute")
-    max_wait: float = Field(
-        default=10.0, ge=0, description="Seconds a call may wait for the limit before failing"
-    )
 
 
 class DeploymentConfig(BaseModel):
@@ -50,7 +45,7 @@ class DeploymentConfig(BaseModel):
     provider: str = Field(min_length=1)
     settings: dict[str, Any] = Field(default_factory=dict)
     pricing: Pricing = Field(default_factory=Pricing)
-    limits: Limits = Field(default_factory=Limits)
+    limits: RateLimits = Field(default_factory=RateLimits)
     timeout: float | None = Field(default=None, gt=0, description="Seconds per call")
     weight: float = Field(default=1.0, gt=0, description="Share of traffic under the weighted policy")
     context_window: int | None = Field(default=None, ge=1, description="Prompt + output tokens it takes")
@@ -72,11 +67,40 @@ class HttpConfig(BaseModel):
     )
 
 
+class PricesConfig(BaseModel):
+    """The price table deployments name with ``pricing: {model: ...}``: the bundled one, or your
+    own JSON file of the same shape, plus per-model overrides."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    path: str | None = Field(default=None, description="A price-table JSON file to use instead")
+    overrides: dict[str, Pricing] = Field(default_factory=dict)
+
+
+class ShutdownConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    handle_sigterm: bool = Field(
+        default=True,
+        description="On SIGTERM (when nothing else handles it) finish calls in flight and write the "
+        "ledger before the process exits",
+    )
+    drain_seconds: float = Field(default=10.0, ge=0, description="How long calls in flight may take")
+
+
 class GatewayConfig(BaseModel):
+    """The whole file. Only ``models`` is required; each other section turns its feature on."""
+
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     models: dict[str, ModelConfig] = Field(min_length=1)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    limits: LimitsConfig | None = None
+    cache: CacheConfig | None = None
+    ledger: LedgerConfig | None = None
+    budgets: BudgetsConfig | None = None
+    prices: PricesConfig = Field(default_factory=PricesConfig)
+    shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
 
     @model_validator(mode="after")
     def _name_deployments(self) -> GatewayConfig:

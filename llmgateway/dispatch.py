@@ -31,7 +31,7 @@ from llmgateway.routing.route import (
 )
 from llmgateway.routing.router import Decision, Router
 from llmgateway.routing.settings import RoutingConfig, RoutingOverride
-from llmgateway.streaming import ChatStream
+from llmgateway.streaming import ChatStream, StreamFinisher
 from llmgateway.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -48,6 +48,11 @@ T = TypeVar("T")
 R = TypeVar("R", ChatCompletion, Completion, EmbeddingResponse)
 _MILLION = Decimal(1_000_000)
 StreamHead = tuple[list[ChatCompletionChunk], AsyncIterator[ChatCompletionChunk]]
+# (still open, the open ticket or the seconds already counted)
+Ticket = tuple[bool, object]
+# Output tokens a call without max_tokens is charged in advance against token-rate limits
+# (corrected to the real count when it ends).
+DEFAULT_OUTPUT_TOKENS = 1024
 
 
 @dataclass
@@ -59,6 +64,22 @@ class Routed:
     log: AttemptLog
     rounds: int
     prompt_tokens: int
+    # Instance-time tickets of tries on deployments priced per instance-hour (see InstanceClock).
+    tickets: dict[str, Ticket] | None = None
+
+    def instance_seconds(self) -> float | None:
+        """The winner's share of its instance's time; stops its ticket if still open (once)."""
+        clock = self.deployment.clock
+        if clock is None or not self.tickets or self.deployment.name not in self.tickets:
+            return None
+        open_ticket, value = self.tickets.pop(self.deployment.name)
+        return clock.stop(value) if open_ticket else float(value)  # type: ignore[arg-type]
+
+    async def settle_limits(self, usage: Usage | None) -> None:
+        """Correct the winner's token-rate charge from the estimate to the tokens it used."""
+        reservation = self.log.reservations.get(self.deployment.name)
+        if reservation is not None:
+            await reservation.settle(usage.total_tokens if usage else self.log.tokens)
 
     @property
     def winner_seconds(self) -> float:
@@ -74,7 +95,8 @@ class Routed:
         latency_ms: float,
         ttft_ms: float | None = None,
     ) -> GatewayMetadata:
-        cost = self.deployment.pricing.cost(usage, estimated=estimated)
+        seconds = self.instance_seconds()
+        cost = self.deployment.pricing.cost(usage, estimated=estimated, instance_seconds=seconds)
         if self.log.abandoned:
             # Hedged copies that lost still had their prompt read (and billed) upstream.
             abandoned = sum(
@@ -158,6 +180,28 @@ def _worst_pass(deployments: list[Deployment], timeout: float | None) -> float |
     return total
 
 
+def _clocked(
+    call: Callable[[Deployment], Awaitable[T]], tickets: dict[str, Ticket], *, stops: bool
+) -> Callable[[Deployment], Awaitable[T]]:
+    """Run each try on a deployment priced per instance-hour under its instance clock. A unary
+    try's ticket stops when it returns; a stream's stays open until the stream is over."""
+
+    async def run(deployment: Deployment) -> T:
+        clock = deployment.clock
+        if clock is None:
+            return await call(deployment)
+        ticket = clock.start()
+        try:
+            result = await call(deployment)
+        except BaseException:
+            clock.stop(ticket)
+            raise
+        tickets[deployment.name] = (False, clock.stop(ticket)) if stops else (True, ticket)
+        return result
+
+    return run
+
+
 def _raise_last(log: AttemptLog) -> None:
     error = log.round_errors[-1]
     error.attempts = log.attempts
@@ -168,6 +212,31 @@ async def _close_stream(head: StreamHead) -> None:
     closer = getattr(head[1], "aclose", None)
     if closer is not None:
         await closer()
+
+
+class _LimitSettling:
+    """Settles the winning deployment's token-rate charge when its stream is over, then hands
+    the stream to the gateway's own finisher, if any."""
+
+    def __init__(self, routed: Routed, inner: StreamFinisher | None) -> None:
+        self._routed = routed
+        self._inner = inner
+
+    async def finish(
+        self,
+        metadata: GatewayMetadata,
+        usage: Usage,
+        outcome: str,
+        chunks: list[ChatCompletionChunk] | None,
+    ) -> None:
+        await self._routed.settle_limits(usage)
+        if self._inner is not None:
+            await self._inner.finish(metadata, usage, outcome, chunks)
+
+    def finish_soon(self, metadata: GatewayMetadata, usage: Usage, outcome: str) -> None:
+        # The charge stands (the tokens were likely generated); only the gateway's books follow.
+        if self._inner is not None:
+            self._inner.finish_soon(metadata, usage, outcome)
 
 
 class Dispatcher:
@@ -228,8 +297,12 @@ class Dispatcher:
             self._ensure_health_checks()
         config = override.apply(route.routing) if override is not None else route.routing
         hedging = hedge_plan(config, route.deployments) if override is not None else self._hedging[model]
-        log = AttemptLog()
+        log = AttemptLog(prompt_tokens + (max_output or DEFAULT_OUTPUT_TOKENS))
         decisions: list[Decision] = []
+        tickets: dict[str, Ticket] | None = None
+        if route.clocked:
+            tickets = {}
+            call = _clocked(call, tickets, stops=discard is None)
 
         async def run_pass(number: int) -> tuple[T, Deployment]:
             decision = self.router.decide(route, config, capable, what, prompt_tokens, max_output)
@@ -241,7 +314,7 @@ class Dispatcher:
 
         worst = _worst_pass(route.deployments, timeout)
         (result, deployment), rounds = await with_retries(run_pass, config.retry, log, self.router.rng, worst)
-        return result, Routed(deployment, decisions[-1], log, rounds, prompt_tokens)
+        return result, Routed(deployment, decisions[-1], log, rounds, prompt_tokens, tickets)
 
     async def _unary(
         self,
@@ -277,6 +350,8 @@ class Dispatcher:
             routed.winner_seconds, failed=False, output_tokens=usage.completion_tokens if usage else None
         )
         response.gateway = routed.metadata(model, usage, estimated, latency * 1000.0)
+        if routed.log.reservations:
+            await routed.settle_limits(usage)
         return response
 
     async def chat(
@@ -295,7 +370,12 @@ class Dispatcher:
         )
 
     async def stream_chat(
-        self, request: ChatCompletionRequest, timeout: float | None, override: RoutingOverride | None = None
+        self,
+        request: ChatCompletionRequest,
+        timeout: float | None,
+        override: RoutingOverride | None = None,
+        finisher: StreamFinisher | None = None,
+        collect: bool = False,
     ) -> ChatStream:
         started = time.perf_counter()
         (head, rest), routed = await self._route(
@@ -335,6 +415,8 @@ class Dispatcher:
             ttft_ms=ttft * 1000.0,
             finish=finish,
             deployment=deployment.name,
+            finisher=_LimitSettling(routed, finisher) if routed.log.reservations else finisher,
+            collect=collect,
         )
 
     async def completions(

@@ -9,8 +9,9 @@ When the stream ends, ``stream.gateway`` holds the call's metadata and cost.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
+from typing import Protocol
 
 from llmgateway.accounting.estimate import estimate_usage
 from llmgateway.errors import GatewayError, StreamInterruptedError
@@ -26,6 +27,22 @@ from llmgateway.types import (
 MetadataFactory = Callable[[Usage, bool, float, str], GatewayMetadata]
 
 
+class StreamFinisher(Protocol):
+    """What the gateway does when a stream is over: ledger, budgets, limits, cache. ``finish``
+    runs before the stream's last chunk reaches the caller (so strict ledger mode holds);
+    ``finish_soon`` is for streams closed or broken off, where awaiting is not safe."""
+
+    def finish(
+        self,
+        metadata: GatewayMetadata,
+        usage: Usage,
+        outcome: str,
+        chunks: list[ChatCompletionChunk] | None,
+    ) -> Awaitable[None]: ...
+
+    def finish_soon(self, metadata: GatewayMetadata, usage: Usage, outcome: str) -> None: ...
+
+
 class ChatStream:
     def __init__(
         self,
@@ -37,6 +54,8 @@ class ChatStream:
         ttft_ms: float,
         finish: MetadataFactory,
         deployment: str,
+        finisher: StreamFinisher | None = None,
+        collect: bool = False,
     ) -> None:
         self._head = head
         self._first = head[0]
@@ -47,7 +66,11 @@ class ChatStream:
         self._finish = finish
         self._deployment = deployment
         self._iterator: AsyncGenerator[ChatCompletionChunk, None] | None = None
+        self._finisher = finisher
+        # Every chunk as received, kept only when the answer is to be cached.
+        self._chunks: list[ChatCompletionChunk] | None = [] if collect else None
         self.gateway: GatewayMetadata | None = None
+        self._usage: Usage | None = None
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         if self._iterator is not None:
@@ -56,12 +79,16 @@ class ChatStream:
         return self._iterator
 
     def _settle(self, usage: Usage | None, text: list[str], estimated: bool, outcome: str) -> GatewayMetadata:
-        """Fix the call's metadata and cost once, from reported usage or an estimate of it."""
+        """Fix the call's metadata and cost once, from reported usage or an estimate of it.
+        A stream that did not complete is handed to the finisher here, in the background."""
         if self.gateway is None:
             if usage is None:
                 usage = estimate_usage(self._request.messages, "".join(text))
             latency_ms = (time.perf_counter() - self._started) * 1000.0
             self.gateway = self._finish(usage, estimated, latency_ms, outcome)
+            self._usage = usage
+            if outcome != "completed" and self._finisher is not None:
+                self._finisher.finish_soon(self.gateway, usage, outcome)
         return self.gateway
 
     async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
@@ -74,8 +101,11 @@ class ChatStream:
         chunk = self._first
         completed = False
         failed = False
+        chunks = self._chunks
         try:
             while True:
+                if chunks is not None:
+                    chunks.append(chunk.model_copy())
                 if chunk.usage is not None:
                     usage = chunk.usage
                 if chunk.choices:
@@ -118,6 +148,9 @@ class ChatStream:
                 # Closed early or broken off: the upstream still billed what it generated.
                 self._settle(usage, text, estimated=True, outcome="failed" if failed else "closed")
         metadata = self._settle(usage, text, estimated=usage is None, outcome="completed")
+        if self._finisher is not None:
+            assert self._usage is not None
+            await self._finisher.finish(metadata, self._usage, "completed", chunks)
         if forward_usage:
             if usage_chunk is None:
                 usage_chunk = ChatCompletionChunk(

@@ -116,6 +116,8 @@ class Cost(WireModel):
     total: Decimal = Decimal(0)
     currency: str = "USD"
     estimated: bool = False
+    # On a cache hit: what the original call cost, which this one did not (its total is zero).
+    saved: Decimal = Decimal(0)
 
 
 class Attempt(WireModel):
@@ -146,7 +148,9 @@ class RoutingInfo(WireModel):
     rounds: int = 1
 
 
-CacheStatus = Literal["miss", "hit", "skip", "refresh", "off"]
+# hit / miss: looked up; skip: neither read nor written (asked); refresh: not read, written;
+# no-store: read on a miss but not written; off: not cacheable (no cache, or not deterministic).
+CacheStatus = Literal["miss", "hit", "skip", "refresh", "off", "no-store"]
 
 
 class GatewayMetadata(WireModel):
@@ -161,6 +165,10 @@ class GatewayMetadata(WireModel):
     ttft_ms: float | None = None
     cache: CacheStatus = "off"
     cost: Cost = Field(default_factory=Cost)
+    # The call's id in the usage ledger.
+    request_id: str | None = None
+    # Soft budget limits this call crossed.
+    warnings: list[str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------

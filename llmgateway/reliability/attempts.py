@@ -19,11 +19,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from llmgateway.errors import BadRequestError, GatewayError, RateLimitError, UpstreamServerError
+from llmgateway.errors import BadRequestError, GatewayError, UpstreamServerError
 from llmgateway.routing.deployment import Deployment
 from llmgateway.types import Attempt
+
+if TYPE_CHECKING:
+    from llmgateway.limits.base import Reservation
 
 T = TypeVar("T")
 Discard = Callable[[T], Awaitable[None]]
@@ -32,9 +35,22 @@ Discard = Callable[[T], Awaitable[None]]
 class AttemptLog:
     """Every try of one routed call, across rounds; and the hedged copies that lost."""
 
-    __slots__ = ("abandoned", "attempts", "excluded", "not_before", "round_errors", "wait_ms")
+    __slots__ = (
+        "abandoned",
+        "attempts",
+        "excluded",
+        "not_before",
+        "reservations",
+        "round_errors",
+        "tokens",
+        "wait_ms",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: int = 0) -> None:
+        # The call's estimated tokens (prompt + output cap), charged to token-rate limits.
+        self.tokens = tokens
+        # Each deployment's latest rate-limit charge: the winner's is corrected to the real usage.
+        self.reservations: dict[str, Reservation] = {}
         self.attempts: list[Attempt] = []
         self.abandoned: list[Deployment] = []
         self.wait_ms = 0.0  # backoff slept before the round in progress
@@ -72,22 +88,15 @@ class _Try:
     hedge: bool = False
 
 
-async def acquire_rate(deployment: Deployment) -> None:
-    """Wait for the deployment's request-rate limit, at most its ``max_wait`` seconds."""
-    limiter = deployment.limiter()
-    if limiter is None:
+async def acquire_rate(deployment: Deployment, log: AttemptLog) -> None:
+    """Wait for the deployment's request and token rate limits, at most their ``max_wait``
+    seconds; over that, a RateLimitError that lets the call fall back to a sibling."""
+    store = deployment.limit_store
+    if store is None:
         return
-    if limiter.has_capacity():
-        await limiter.acquire()
-        return
-    try:
-        await asyncio.wait_for(limiter.acquire(), deployment.limits.max_wait)
-    except asyncio.TimeoutError:
-        raise RateLimitError(
-            f"deployment '{deployment.name}' is at its limit of {deployment.limits.rpm:g} requests/min",
-            retry_after=60.0 / (deployment.limits.rpm or 1.0),
-            deployment=deployment.name,
-        ) from None
+    log.reservations[deployment.name] = await store.acquire(
+        f"deployment:{deployment.name}", deployment.limits, log.tokens
+    )
 
 
 def as_gateway_error(exc: BaseException, deployment: Deployment) -> GatewayError:
@@ -196,8 +205,8 @@ async def run_round(
     for index, deployment in enumerate(ranked):
         current = _begin(deployment)
         try:
-            if deployment.limits.rpm is not None:
-                await acquire_rate(deployment)
+            if deployment.limit_store is not None:
+                await acquire_rate(deployment, log)
             result = await call(deployment)
         except Exception as raw:
             error = as_gateway_error(raw, deployment)
@@ -213,8 +222,10 @@ async def run_round(
     raise AssertionError("ranked is never empty")  # the router raises before that
 
 
-async def _attempt(deployment: Deployment, call: Callable[[Deployment], Awaitable[T]]) -> T:
-    await acquire_rate(deployment)
+async def _attempt(
+    deployment: Deployment, call: Callable[[Deployment], Awaitable[T]], log: AttemptLog
+) -> T:
+    await acquire_rate(deployment, log)
     return await call(deployment)
 
 
@@ -233,7 +244,7 @@ async def _hedged_round(
     def launch(hedge: bool) -> None:
         nonlocal newest
         current = _begin(waiting.popleft(), hedge)
-        task = asyncio.ensure_future(_attempt(current.deployment, call))
+        task = asyncio.ensure_future(_attempt(current.deployment, call, log))
         running[task] = newest = current
 
     launch(hedge=False)

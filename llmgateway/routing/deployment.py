@@ -7,15 +7,18 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from llmgateway.accounting.pricing import Pricing
-from llmgateway.config import DeploymentConfig, Limits, describe_validation_error
+from llmgateway.accounting.pricing import Pricing, resolve
+from llmgateway.config import DeploymentConfig, describe_validation_error
 from llmgateway.errors import ConfigError
+from llmgateway.limits.settings import RateLimits
 from llmgateway.provider import Provider, ProviderContext, ProviderRegistry
 from llmgateway.routing.breaker import BreakerConfig, CircuitBreaker
 from llmgateway.routing.stats import DeploymentStats
 
 if TYPE_CHECKING:
-    from aiolimiter import AsyncLimiter
+    from llmgateway.accounting.instance_time import InstanceClock
+    from llmgateway.accounting.price_table import PriceTable
+    from llmgateway.limits.base import LimitStore
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class RankingPrices:
             float(pricing.input_per_million) / 1e6,
             float(pricing.output_per_million) / 1e6,
             float(pricing.per_request),
-            float(pricing.per_compute_second),
+            # A dedicated endpoint's hourly price ranks as compute time.
+            float(pricing.per_compute_second) + float(pricing.per_instance_hour) / 3600.0,
         )
 
 
@@ -43,7 +47,7 @@ class Deployment:
     name: str
     provider: Provider
     pricing: Pricing = field(default_factory=Pricing)
-    limits: Limits = field(default_factory=Limits)
+    limits: RateLimits = field(default_factory=RateLimits)
     timeout: float | None = None
     weight: float = 1.0
     context_window: int | None = None
@@ -51,26 +55,23 @@ class Deployment:
     stats: DeploymentStats = field(default_factory=DeploymentStats, init=False)
     breaker: CircuitBreaker = field(init=False)
     prices: RankingPrices = field(init=False)
-    _limiter: AsyncLimiter | None = field(default=None, init=False, repr=False)
+    # Where its rate limits are counted (the gateway's store: in memory, or shared in Redis);
+    # None while it has no limits.
+    limit_store: LimitStore | None = field(default=None, init=False, repr=False)
+    # Dedicated endpoints priced per instance-hour: attributes instance time to the calls.
+    clock: InstanceClock | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.breaker = CircuitBreaker(self.breaker_config, self.name)
         self.prices = RankingPrices.of(self.pricing)
+        if self.pricing.per_instance_hour:
+            from llmgateway.accounting.instance_time import InstanceClock
+
+            self.clock = InstanceClock(self.pricing.instances)
 
     @property
     def kind(self) -> str:
         return self.provider.kind
-
-    def limiter(self) -> AsyncLimiter | None:
-        """The request-rate limiter, built on first use (aiolimiter binds to the running loop)."""
-        if self.limits.rpm is None:
-            return None
-        if self._limiter is None:
-            from aiolimiter import AsyncLimiter
-
-            # Spread the minute's budget evenly: a burst of rpm calls would otherwise pass at once.
-            self._limiter = AsyncLimiter(1, 60.0 / self.limits.rpm)
-        return self._limiter
 
 
 def build_deployment(
@@ -79,8 +80,10 @@ def build_deployment(
     context: ProviderContext,
     path: str,
     breaker: BreakerConfig | None = None,
+    prices: PriceTable | None = None,
 ) -> Deployment:
-    """Validate a deployment's provider settings and build its provider."""
+    """Validate a deployment's provider settings and build its provider. ``pricing.model``
+    takes that model's prices from ``prices`` (the fields set beside it win)."""
     assert config.name is not None  # named by GatewayConfig's validator
     try:
         provider_cls = registry.get(config.provider)
@@ -90,11 +93,19 @@ def build_deployment(
         settings = provider_cls.Settings.model_validate(config.settings)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, f"{path}.settings")) from exc
+    pricing = config.pricing
+    if pricing.model is not None:
+        from llmgateway.accounting.price_table import load_price_table
+
+        try:
+            pricing = resolve(pricing, prices or load_price_table())
+        except ConfigError as exc:
+            raise ConfigError(f"{path}.pricing.model: {exc.message}") from exc
     provider = provider_cls.from_settings(config.name, settings, context)
     return Deployment(
         name=config.name,
         provider=provider,
-        pricing=config.pricing,
+        pricing=pricing,
         limits=config.limits,
         timeout=config.timeout,
         weight=config.weight,

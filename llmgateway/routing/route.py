@@ -43,6 +43,11 @@ class ModelRoute:
     deployments: list[Deployment]
     routing: RoutingConfig
 
+    @property
+    def clocked(self) -> bool:
+        """Whether some deployment bills by instance time (its tries run under its clock)."""
+        return any(d.clock is not None for d in self.deployments)
+
     def candidates(self, capable: Capability, what: str) -> list[Deployment]:
         """Deployments able to serve the call, in the config's order."""
         found = [d for d in self.deployments if capable(d.provider.capabilities)]

@@ -17,7 +17,7 @@ from llmgateway.accounting.ledger.record import FIELD_NAMES, UsageRecord, utc
 from llmgateway.accounting.ledger.store import SpentColumn, UsageTotal, check_dimensions
 
 if TYPE_CHECKING:
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
 # (column, SQL type) in UsageRecord field order.
 _TYPES = (
@@ -59,7 +59,7 @@ class PostgresLedgerStore:
         )
 
     async def _open(self) -> asyncpg.Pool:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self._max_size)
         if self._create:

@@ -1,0 +1,94 @@
+"""Admission: what a call must pass before it is routed. Its budgets (key, team, model, global)
+and the rate limits of its key and its model. Deployment limits are checked later, per try.
+
+Everything admitted is a reservation: the budget holds the call's estimated cost and the token
+limits its estimated tokens, until the call settles them with what it really used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from llmgateway.caller import Caller
+
+if TYPE_CHECKING:
+    from llmgateway.accounting.budgets.enforcer import BudgetHold, Budgets
+    from llmgateway.limits.base import LimitStore, Reservation
+    from llmgateway.limits.settings import LimitsConfig, RateLimits
+
+
+@dataclass(slots=True)
+class Admitted:
+    """What one admitted call holds until it settles."""
+
+    reservations: list[Reservation] = field(default_factory=list)
+    hold: BudgetHold | None = None
+
+    async def settle(self, cost: Decimal, tokens: int) -> list[str]:
+        """Correct every charge to what the call used; returns soft-budget warnings it crossed."""
+        for reservation in self.reservations:
+            await reservation.settle(tokens)
+        if self.hold is None:
+            return []
+        return await self.hold.settle(cost)
+
+    async def release(self) -> None:
+        """The call cost nothing (failed before any upstream billed it, or a cache hit)."""
+        await self.settle(Decimal(0), 0)
+
+
+class Admission:
+    def __init__(
+        self,
+        limits: LimitStore | None,
+        limits_config: LimitsConfig | None,
+        budgets: Budgets | None,
+    ) -> None:
+        self._store = limits
+        self._config = limits_config
+        self._budgets = budgets
+
+    @property
+    def active(self) -> bool:
+        config = self._config
+        return bool(self._budgets is not None or (config is not None and (config.keys or config.models)))
+
+    def _scopes(self, caller: Caller, model: str) -> list[tuple[str, RateLimits]]:
+        config = self._config
+        if config is None:
+            return []
+        scopes = []
+        if caller.key is not None:
+            limit = config.key_limits(caller.key)
+            if limit is not None and not limit.is_unlimited():
+                scopes.append((f"key:{caller.key}", limit))
+        limit = config.model_limits(model)
+        if limit is not None and not limit.is_unlimited():
+            scopes.append((f"model:{model}", limit))
+        return scopes
+
+    async def admit(
+        self,
+        caller: Caller,
+        model: str,
+        tokens: int,
+        cost_estimate: Callable[[], tuple[Decimal, str]],
+    ) -> Admitted:
+        """Reserve the call's budget and rate-limit capacity; raises BudgetExceededError or
+        RateLimitError. Nothing stays reserved when it does, but a request slot already taken
+        from an earlier scope (the request was made)."""
+        admitted = Admitted()
+        if self._budgets is not None:
+            estimate, currency = cost_estimate()
+            admitted.hold = await self._budgets.reserve(caller, model, estimate, currency=currency)
+        try:
+            if self._store is not None:
+                for scope, limit in self._scopes(caller, model):
+                    admitted.reservations.append(await self._store.acquire(scope, limit, tokens))
+        except BaseException:
+            await admitted.release()
+            raise
+        return admitted

@@ -1,0 +1,93 @@
+"""The stores a gateway keeps its books in: rate-limit counters, the response cache, the usage
+ledger and budget counters. Each is built only when its config section is present, in memory /
+SQLite by default, or shared in Redis / PostgreSQL across replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from llmgateway.accounting.budgets.settings import BudgetsConfig
+from llmgateway.accounting.ledger.settings import LedgerConfig
+from llmgateway.admission import Admission
+from llmgateway.cache.settings import CacheConfig
+from llmgateway.config import describe_validation_error
+from llmgateway.errors import ConfigError
+from llmgateway.limits.settings import LimitsConfig
+from llmgateway.routing.deployment import Deployment
+
+if TYPE_CHECKING:
+    from llmgateway.accounting.budgets.enforcer import Budgets
+    from llmgateway.accounting.ledger.writer import Ledger
+    from llmgateway.cache.response_cache import ResponseCache
+    from llmgateway.limits.base import LimitStore
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def section(model: type[M], value: M | Mapping[str, Any] | None, name: str) -> M | None:
+    """A config section given as a model or a plain mapping (programmatic gateways)."""
+    if value is None or isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(dict(value))
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, name)) from exc
+
+
+@dataclass
+class Services:
+    limits_config: LimitsConfig | None = None
+    limit_store: LimitStore | None = None
+    cache: ResponseCache | None = None
+    ledger: Ledger | None = None
+    budgets: Budgets | None = None
+
+    @classmethod
+    def build(
+        cls,
+        deployments: list[Deployment],
+        *,
+        limits: LimitsConfig | None = None,
+        cache: CacheConfig | None = None,
+        ledger: LedgerConfig | None = None,
+        budgets: BudgetsConfig | None = None,
+    ) -> Services:
+        services = cls(limits_config=limits)
+        limited = [d for d in deployments if not d.limits.is_unlimited()]
+        if limits is not None or limited:
+            from llmgateway.limits.base import build_limit_store
+
+            services.limit_store = build_limit_store(limits or LimitsConfig())
+            for deployment in limited:
+                deployment.limit_store = services.limit_store
+        if cache is not None:
+            from llmgateway.cache.response_cache import build_response_cache
+
+            services.cache = build_response_cache(cache)
+        if ledger is not None:
+            from llmgateway.accounting.ledger.writer import build_ledger
+
+            services.ledger = build_ledger(ledger)
+        if budgets is not None and budgets.limits:
+            from llmgateway.accounting.budgets.enforcer import Budgets, check_currencies
+
+            check_currencies(budgets, {d.name: d.pricing.currency for d in deployments})
+            seed = services.ledger.store.spent if services.ledger is not None else None
+            services.budgets = Budgets(budgets, seed=seed)
+        return services
+
+    def admission(self) -> Admission:
+        return Admission(self.limit_store, self.limits_config, self.budgets)
+
+    async def aclose(self) -> None:
+        """Write what is pending (the ledger first: it is the record of money) and close."""
+        if self.ledger is not None:
+            await self.ledger.aclose()
+        for store in (self.cache, self.budgets, self.limit_store):
+            if store is not None:
+                await store.aclose()
