@@ -367,6 +367,7 @@ class Gateway:
         if self._pipeline.guard is not None:
             self._pipeline.guard.remove()
         await self._dispatcher.aclose()
+        await self._pipeline.settled()
         await self.services.aclose()
         seen: set[int] = set()
         for deployment in self.deployments():

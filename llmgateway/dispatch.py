@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from llmgateway.accounting.estimate import estimate_prompt_tokens, estimate_text_tokens, estimate_usage
 from llmgateway.errors import NotFoundError, StreamInterruptedError
@@ -246,6 +246,12 @@ class Dispatcher:
         self._hedging = {name: hedge_plan(route.routing, route.deployments) for name, route in routes.items()}
         self._checked = [r for r in routes.values() if r.routing.health_check.interval_seconds is not None]
         self._health_tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _ensure_health_checks(self) -> None:
         """Active health checks run while the gateway is used: started by the first call (they
@@ -263,6 +269,9 @@ class Dispatcher:
         ]
 
     async def aclose(self) -> None:
+        current = [t for t in self._background if t.get_loop() is asyncio.get_running_loop()]
+        if current:  # corrections still on their way to the limit store
+            await asyncio.wait(current)
         tasks, self._health_tasks = self._health_tasks, []
         for task in tasks:
             task.cancel()
@@ -351,7 +360,11 @@ class Dispatcher:
         )
         response.gateway = routed.metadata(model, usage, estimated, latency * 1000.0)
         if routed.log.reservations:
-            await routed.settle_limits(usage)
+            store = routed.deployment.limit_store
+            if store is not None and store.shared:  # a round trip: not on the answer's path
+                self._spawn(routed.settle_limits(usage))
+            else:
+                await routed.settle_limits(usage)
         return response
 
     async def chat(

@@ -50,7 +50,7 @@ R = TypeVar("R", ChatCompletion, Completion, EmbeddingResponse)
 Kind = Literal["chat", "completion", "embedding"]
 
 
-def _hit_metadata(model: str, entry: CacheEntry, latency_ms: float) -> GatewayMetadata:
+def _hit_metadata(model: str, entry: CacheEntry, latency_ms: float, request_id: str) -> GatewayMetadata:
     """A hit: served from the cache at no cost, saying what the original call cost."""
     cost = Cost(currency=entry.cost.currency, saved=entry.cost.total)
     return GatewayMetadata(
@@ -61,6 +61,7 @@ def _hit_metadata(model: str, entry: CacheEntry, latency_ms: float) -> GatewayMe
         ttft_ms=latency_ms,
         cache="hit",
         cost=cost,
+        request_id=request_id,
     )
 
 
@@ -79,6 +80,8 @@ class Pipeline:
     ) -> None:
         self.dispatcher = dispatcher
         self._admission = admission if admission is not None and admission.active else None
+        if self._admission is not None:
+            self._admission.settle_in_background(self.spawn)
         self._cache = cache
         self._ledger = ledger
         self._plain = self._admission is None and cache is None and ledger is None
@@ -103,7 +106,7 @@ class Pipeline:
     ) -> ChatCompletion:
         if self._plain:
             return await self.dispatcher.chat(request, timeout, override)
-        tokens = estimate_prompt_tokens(request.messages)
+        tokens = estimate_prompt_tokens(request.messages) if self._admission is not None else 0
         return await self._unary(
             "chat",
             request,
@@ -126,7 +129,10 @@ class Pipeline:
     ) -> Completion:
         if self._plain:
             return await self.dispatcher.completions(request, timeout, override)
-        prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
+        tokens = 0
+        if self._admission is not None:
+            prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
+            tokens = sum(estimate_text_tokens(p) for p in prompts)
         return await self._unary(
             "completion",
             request,
@@ -134,7 +140,7 @@ class Pipeline:
             caller,
             control,
             lambda: self.dispatcher.completions(request, timeout, override),
-            sum(estimate_text_tokens(p) for p in prompts),
+            tokens,
             request.max_tokens,
             Completion,
         )
@@ -149,8 +155,10 @@ class Pipeline:
     ) -> EmbeddingResponse:
         if self._plain:
             return await self.dispatcher.embeddings(request, timeout, override)
-        inputs = request.input if isinstance(request.input, list) else [request.input]
-        tokens = sum(estimate_text_tokens(i) if isinstance(i, str) else 1 for i in inputs)
+        tokens = 0
+        if self._admission is not None:
+            inputs = request.input if isinstance(request.input, list) else [request.input]
+            tokens = sum(estimate_text_tokens(i) if isinstance(i, str) else 1 for i in inputs)
         return await self._unary(
             "embedding",
             request,
@@ -178,7 +186,7 @@ class Pipeline:
         try:
             started = time.perf_counter()
             request_id = self._ids.next()
-            tokens = estimate_prompt_tokens(request.messages)
+            tokens = estimate_prompt_tokens(request.messages) if self._admission is not None else 0
             admitted = await self._admit(
                 request_id, caller, request.model, tokens, request.output_token_limit(), started, True
             )
@@ -246,9 +254,9 @@ class Pipeline:
     async def _lookup(self, kind: Kind, request: Any, control: CacheControl | None) -> CacheLookup | None:
         if self._cache is None:
             return None
-        from llmgateway.cache.control import CacheControl
-
-        return await self._cache.lookup(kind, request, control or CacheControl())
+        if control is None:
+            return await self._cache.lookup(kind, request)
+        return await self._cache.lookup(kind, request, control)
 
     async def _unary(
         self,
@@ -270,8 +278,8 @@ class Pipeline:
             lookup = await self._lookup(kind, request, control)
             if lookup is not None and lookup.entry is not None:
                 hit = cast(R, lookup.entry.response())
-                metadata = _hit_metadata(model, lookup.entry, (time.perf_counter() - started) * 1000.0)
-                metadata.request_id = request_id
+                latency_ms = (time.perf_counter() - started) * 1000.0
+                metadata = _hit_metadata(model, lookup.entry, latency_ms, request_id)
                 hit.gateway = metadata
                 if admitted is not None:
                     await admitted.release()
@@ -319,7 +327,7 @@ class Pipeline:
         latency_ms = (time.perf_counter() - started) * 1000.0
 
         def finish(usage: Usage, estimated: bool, total_ms: float, outcome: str) -> GatewayMetadata:
-            metadata = _hit_metadata(request.model, entry, total_ms)
+            metadata = _hit_metadata(request.model, entry, total_ms, books.request_id)
             metadata.ttft_ms = latency_ms
             return metadata
 
@@ -365,6 +373,12 @@ class Pipeline:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def settled(self) -> None:
+        """Wait for the bookkeeping still running in the background (before the stores close)."""
+        current = [t for t in self._background if t.get_loop() is asyncio.get_running_loop()]
+        if current:
+            await asyncio.wait(current)
+
     def leave(self) -> None:
         """One call (or stream) is over."""
         self.in_flight -= 1
@@ -402,7 +416,7 @@ class _StreamBooks:
     ) -> None:
         self._pipeline = pipeline
         self._model = model
-        self._request_id = request_id
+        self.request_id = request_id
         self._caller = caller
         self._admitted = admitted
         self._lookup = lookup
@@ -432,10 +446,10 @@ class _StreamBooks:
             return
         pipeline = self._pipeline
         if pipeline._ledger is not None:  # the record first, synchronously: it must not be lost
-            metadata.request_id = self._request_id
+            metadata.request_id = self.request_id
             self._set_cache_status(metadata)
             record = answered_record(
-                self._request_id, self._caller, metadata, usage, outcome=outcome, stream=True
+                self.request_id, self._caller, metadata, usage, outcome=outcome, stream=True
             )
             pipeline._ledger.record_nowait(record)
         if self._admitted is not None:
@@ -461,7 +475,7 @@ class _StreamBooks:
         chunks: list[ChatCompletionChunk] | None,
     ) -> None:
         pipeline = self._pipeline
-        metadata.request_id = self._request_id
+        metadata.request_id = self.request_id
         self._set_cache_status(metadata)
         hit = metadata.cache == "hit"
         warnings = await self._settle_admitted(metadata, usage)
@@ -469,7 +483,7 @@ class _StreamBooks:
             metadata.warnings = warnings
         if pipeline._ledger is not None:
             record = answered_record(
-                self._request_id, self._caller, metadata, usage, outcome=outcome, stream=True
+                self.request_id, self._caller, metadata, usage, outcome=outcome, stream=True
             )
             await pipeline._ledger.record(record)
         lookup = self._lookup
@@ -492,5 +506,5 @@ class _StreamBooks:
         pipeline._settle_failed(self._admitted)
         cache = self._lookup.status if self._lookup is not None else "off"
         pipeline._record_failure(
-            self._request_id, self._caller, self._model, error, self._started, cache=cache, stream=True
+            self.request_id, self._caller, self._model, error, self._started, cache=cache, stream=True
         )

@@ -39,6 +39,9 @@ class LimitStore(Protocol):
 
     async def aclose(self) -> None: ...
 
+    # True when each operation is a network round trip (callers then settle in the background).
+    shared: ClassVar[bool]
+
 
 class NoopReservation:
     """The reservation of a scope without a token limit: nothing to correct."""

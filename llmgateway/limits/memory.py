@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from llmgateway.limits.base import (
     EPSILON,
@@ -58,6 +59,8 @@ class _TokenReservation:
 
 class MemoryLimitStore:
     """Per-scope limits in one process. ``clock`` (seconds, monotonic) is for tests."""
+
+    shared: ClassVar[bool] = False  # settling is a few microseconds: callers await it
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock

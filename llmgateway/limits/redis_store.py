@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from llmgateway.errors import ConfigError, ServiceUnavailableError
 from llmgateway.limits import scripts
@@ -77,6 +77,9 @@ class _TokenReservation:
 class RedisLimitStore:
     """Limits shared through the Redis at ``url`` (a client is made per event loop, on first use),
     or through an existing ``client`` (used as given, never closed here)."""
+
+    # Each operation is a network round trip: callers settle in the background.
+    shared: ClassVar[bool] = True
 
     def __init__(
         self,
