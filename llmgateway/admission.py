@@ -7,10 +7,10 @@ limits its estimated tokens, until the call settles them with what it really use
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmgateway.caller import Caller
 
@@ -22,28 +22,21 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class Admitted:
-    """What one admitted call holds until it settles."""
+    """What one admitted call holds until it settles. ``remote``: settling is a network round
+    trip (Redis), which the gateway then runs as its own task."""
 
     reservations: list[Reservation] = field(default_factory=list)
     hold: BudgetHold | None = None
-    # Where token-limit corrections go when the limit store is remote: into the background, so
-    # the answer does not wait a round trip for them.
-    spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None
-
-    async def settle_limits(self, tokens: int) -> None:
-        for reservation in self.reservations:
-            await reservation.settle(tokens)
+    remote: bool = False
 
     async def settle(self, cost: Decimal, tokens: int) -> list[str]:
         """Correct every charge to what the call used; returns soft-budget warnings it crossed."""
-        if self.reservations:
-            if self.spawn is not None:
-                self.spawn(self.settle_limits(tokens))
-            else:
-                await self.settle_limits(tokens)
-        if self.hold is None:
-            return []
-        return await self.hold.settle(cost)
+        try:
+            for reservation in self.reservations:
+                await reservation.settle(tokens)
+        finally:
+            warnings = await self.hold.settle(cost) if self.hold is not None else []
+        return warnings
 
     async def release(self) -> None:
         """The call cost nothing (failed before any upstream billed it, or a cache hit)."""
@@ -58,15 +51,12 @@ class Admission:
         budgets: Budgets | None,
     ) -> None:
         self._store = limits
-        self._spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None
         self._config = limits_config
         self._budgets = budgets
-
-    def settle_in_background(self, spawn: Callable[[Coroutine[Any, Any, None]], None]) -> None:
-        """Token-limit corrections to a remote store go through ``spawn`` (a task runner that
-        keeps them alive), not the caller's await."""
-        if self._store is not None and self._store.shared:
-            self._spawn = spawn
+        self.remote = bool(
+            (limits is not None and limits.shared)
+            or (budgets is not None and budgets.config.backend == "redis")
+        )
 
     @property
     def active(self) -> bool:
@@ -97,7 +87,7 @@ class Admission:
         """Reserve the call's budget and rate-limit capacity; raises BudgetExceededError or
         RateLimitError. Nothing stays reserved when it does, but a request slot already taken
         from an earlier scope (the request was made)."""
-        admitted = Admitted(spawn=self._spawn)
+        admitted = Admitted(remote=self.remote)
         if self._budgets is not None:
             estimate, currency = cost_estimate()
             admitted.hold = await self._budgets.reserve(caller, model, estimate, currency=currency)

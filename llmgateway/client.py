@@ -293,7 +293,7 @@ class Gateway:
         self.caller = _caller(caller, Caller())
         file = self.config
         self.services = Services.build(
-            [d for route in routes.values() for d in route.deployments],
+            {name: route.deployments for name, route in routes.items()},
             limits=section(LimitsConfig, limits, "limits") or (file.limits if file else None),
             cache=section(CacheConfig, cache, "cache") or (file.cache if file else None),
             ledger=section(LedgerConfig, ledger, "ledger") or (file.ledger if file else None),

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from llmgateway.accounting.estimate import estimate_prompt_tokens, estimate_text_tokens, estimate_usage
 from llmgateway.errors import NotFoundError, StreamInterruptedError
 from llmgateway.reliability.attempts import AttemptLog, HedgePlan, run_round
+from llmgateway.reliability.charges import Tickets, settle_tries, settles_remotely
 from llmgateway.reliability.retry import with_retries
 from llmgateway.routing.deployment import Deployment
 from llmgateway.routing.health import check_forever
@@ -48,8 +49,6 @@ T = TypeVar("T")
 R = TypeVar("R", ChatCompletion, Completion, EmbeddingResponse)
 _MILLION = Decimal(1_000_000)
 StreamHead = tuple[list[ChatCompletionChunk], AsyncIterator[ChatCompletionChunk]]
-# (still open, the open ticket or the seconds already counted)
-Ticket = tuple[bool, object]
 # Output tokens a call without max_tokens is charged in advance against token-rate limits
 # (corrected to the real count when it ends).
 DEFAULT_OUTPUT_TOKENS = 1024
@@ -65,21 +64,17 @@ class Routed:
     rounds: int
     prompt_tokens: int
     # Instance-time tickets of tries on deployments priced per instance-hour (see InstanceClock).
-    tickets: dict[str, Ticket] | None = None
+    tickets: Tickets | None = None
 
     def instance_seconds(self) -> float | None:
-        """The winner's share of its instance's time; stops its ticket if still open (once)."""
-        clock = self.deployment.clock
-        if clock is None or not self.tickets or self.deployment.name not in self.tickets:
+        """The winner's share of its instance's time (its ticket stops here, once)."""
+        if self.tickets is None or self.deployment.clock is None:
             return None
-        open_ticket, value = self.tickets.pop(self.deployment.name)
-        return clock.stop(value) if open_ticket else float(value)  # type: ignore[arg-type]
+        return self.tickets.seconds(self.deployment)
 
     async def settle_limits(self, usage: Usage | None) -> None:
-        """Correct the winner's token-rate charge from the estimate to the tokens it used."""
-        reservation = self.log.reservations.get(self.deployment.name)
-        if reservation is not None:
-            await reservation.settle(usage.total_tokens if usage else self.log.tokens)
+        """Correct the tries' token-rate charges: the winner's to the tokens it used."""
+        await settle_tries(self.log, self.deployment, usage.total_tokens if usage else self.log.tokens)
 
     @property
     def winner_seconds(self) -> float:
@@ -180,28 +175,6 @@ def _worst_pass(deployments: list[Deployment], timeout: float | None) -> float |
     return total
 
 
-def _clocked(
-    call: Callable[[Deployment], Awaitable[T]], tickets: dict[str, Ticket], *, stops: bool
-) -> Callable[[Deployment], Awaitable[T]]:
-    """Run each try on a deployment priced per instance-hour under its instance clock. A unary
-    try's ticket stops when it returns; a stream's stays open until the stream is over."""
-
-    async def run(deployment: Deployment) -> T:
-        clock = deployment.clock
-        if clock is None:
-            return await call(deployment)
-        ticket = clock.start()
-        try:
-            result = await call(deployment)
-        except BaseException:
-            clock.stop(ticket)
-            raise
-        tickets[deployment.name] = (False, clock.stop(ticket)) if stops else (True, ticket)
-        return result
-
-    return run
-
-
 def _raise_last(log: AttemptLog) -> None:
     error = log.round_errors[-1]
     error.attempts = log.attempts
@@ -215,12 +188,13 @@ async def _close_stream(head: StreamHead) -> None:
 
 
 class _LimitSettling:
-    """Settles the winning deployment's token-rate charge when its stream is over, then hands
-    the stream to the gateway's own finisher, if any."""
+    """When a stream is over: hands it to the gateway's own finisher (its books come first),
+    then corrects the tries' token-rate charges to what the stream used."""
 
-    def __init__(self, routed: Routed, inner: StreamFinisher | None) -> None:
+    def __init__(self, routed: Routed, inner: StreamFinisher | None, dispatcher: Dispatcher) -> None:
         self._routed = routed
         self._inner = inner
+        self._dispatcher = dispatcher
 
     async def finish(
         self,
@@ -229,14 +203,21 @@ class _LimitSettling:
         outcome: str,
         chunks: list[ChatCompletionChunk] | None,
     ) -> None:
-        await self._routed.settle_limits(usage)
         if self._inner is not None:
             await self._inner.finish(metadata, usage, outcome, chunks)
+        if settles_remotely(self._routed.log):
+            self._dispatcher._spawn(self._routed.settle_limits(usage))
+        else:
+            await self._routed.settle_limits(usage)
 
     def finish_soon(self, metadata: GatewayMetadata, usage: Usage, outcome: str) -> None:
-        # The charge stands (the tokens were likely generated); only the gateway's books follow.
         if self._inner is not None:
             self._inner.finish_soon(metadata, usage, outcome)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a finaliser with no loop: the charges stand (safe: they only over-count)
+            return
+        self._dispatcher._spawn(self._routed.settle_limits(usage))
 
 
 class Dispatcher:
@@ -308,10 +289,10 @@ class Dispatcher:
         hedging = hedge_plan(config, route.deployments) if override is not None else self._hedging[model]
         log = AttemptLog(prompt_tokens + (max_output or DEFAULT_OUTPUT_TOKENS))
         decisions: list[Decision] = []
-        tickets: dict[str, Ticket] | None = None
+        tickets: Tickets | None = None
         if route.clocked:
-            tickets = {}
-            call = _clocked(call, tickets, stops=discard is None)
+            tickets = Tickets()
+            call = tickets.wrap(call, streams=discard is not None)
 
         async def run_pass(number: int) -> tuple[T, Deployment]:
             decision = self.router.decide(route, config, capable, what, prompt_tokens, max_output)
@@ -322,7 +303,18 @@ class Dispatcher:
             return await run_round(ranked, call, log, hedging, discard)
 
         worst = _worst_pass(route.deployments, timeout)
-        (result, deployment), rounds = await with_retries(run_pass, config.retry, log, self.router.rng, worst)
+        try:
+            (result, deployment), rounds = await with_retries(
+                run_pass, config.retry, log, self.router.rng, worst
+            )
+        except BaseException:
+            if tickets is not None:
+                tickets.seal(None)
+            if log.reservations:  # nothing was generated: every try's charge goes back
+                self._spawn(settle_tries(log, None, 0))
+            raise
+        if tickets is not None:
+            tickets.seal(deployment)
         return result, Routed(deployment, decisions[-1], log, rounds, prompt_tokens, tickets)
 
     async def _unary(
@@ -360,8 +352,7 @@ class Dispatcher:
         )
         response.gateway = routed.metadata(model, usage, estimated, latency * 1000.0)
         if routed.log.reservations:
-            store = routed.deployment.limit_store
-            if store is not None and store.shared:  # a round trip: not on the answer's path
+            if settles_remotely(routed.log):  # a round trip: not on the answer's path
                 self._spawn(routed.settle_limits(usage))
             else:
                 await routed.settle_limits(usage)
@@ -428,7 +419,7 @@ class Dispatcher:
             ttft_ms=ttft * 1000.0,
             finish=finish,
             deployment=deployment.name,
-            finisher=_LimitSettling(routed, finisher) if routed.log.reservations else finisher,
+            finisher=_LimitSettling(routed, finisher, self) if routed.log.reservations else finisher,
             collect=collect,
         )
 

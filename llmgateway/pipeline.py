@@ -18,8 +18,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from llmgateway.accounting.estimate import estimate_prompt_tokens, estimate_text_tokens
-from llmgateway.accounting.records import RequestIds, answered_record, failed_record
+from llmgateway.accounting.records import RequestIds
 from llmgateway.admission import Admission, Admitted
+from llmgateway.call_books import CallBooks
 from llmgateway.caller import Caller
 from llmgateway.dispatch import DEFAULT_OUTPUT_TOKENS, Dispatcher
 from llmgateway.errors import ServiceUnavailableError
@@ -39,6 +40,7 @@ from llmgateway.types import (
 )
 
 if TYPE_CHECKING:
+    from llmgateway.accounting.ledger.record import UsageRecord
     from llmgateway.accounting.ledger.writer import Ledger
     from llmgateway.cache.control import CacheControl
     from llmgateway.cache.entry import CacheEntry
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("llmgateway.shutdown")
 R = TypeVar("R", ChatCompletion, Completion, EmbeddingResponse)
+T = TypeVar("T")
 Kind = Literal["chat", "completion", "embedding"]
 
 
@@ -80,13 +83,14 @@ class Pipeline:
     ) -> None:
         self.dispatcher = dispatcher
         self._admission = admission if admission is not None and admission.active else None
-        if self._admission is not None:
-            self._admission.settle_in_background(self.spawn)
-        self._cache = cache
-        self._ledger = ledger
+        self.cache = cache
+        self.ledger = ledger
         self._plain = self._admission is None and cache is None and ledger is None
-        # Settlements of streams closed early run on their own; held so they are not collected.
-        self._background: set[asyncio.Task[None]] = set()
+        # Bookkeeping running on its own (settling over the network, releases of failed calls);
+        # held so the tasks are not collected, and awaited before the stores close.
+        self._background: set[asyncio.Task[Any]] = set()
+        # The loop calls run on: where a stream dropped on another thread hands its books over.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.in_flight = 0
         self.closing = False
         self._ids = RequestIds()
@@ -181,55 +185,37 @@ class Pipeline:
     ) -> ChatStream:
         if self._plain:
             return await self.dispatcher.stream_chat(request, timeout, override)
-        self._enter()
-        books: _StreamBooks | None = None
+        books = self._open(caller, request.model, stream=True)
         try:
-            started = time.perf_counter()
-            request_id = self._ids.next()
             tokens = estimate_prompt_tokens(request.messages) if self._admission is not None else 0
-            admitted = await self._admit(
-                request_id, caller, request.model, tokens, request.output_token_limit(), started, True
+            books.admitted = await self._admit(caller, request.model, tokens, request.output_token_limit())
+            books.lookup = await self._lookup("chat", request, control)
+            if books.lookup is not None and books.lookup.entry is not None:
+                return self._replay(request, books.lookup.entry, books)
+            return await self.dispatcher.stream_chat(
+                request, timeout, override, books, collect=books.lookup is not None and books.lookup.write
             )
-            lookup = await self._lookup("chat", request, control)
-            books = _StreamBooks(self, request_id, caller, request.model, admitted, lookup, started)
-            if lookup is not None and lookup.entry is not None:
-                return self._replay(request, lookup.entry, started, books)
-            try:
-                return await self.dispatcher.stream_chat(
-                    request,
-                    timeout,
-                    override,
-                    books,
-                    collect=lookup is not None and lookup.write,
-                )
-            except BaseException as exc:
-                books.failed(exc)
-                raise
-        except BaseException:
-            if books is None or not books.settled:
-                self.leave()
+        except BaseException as exc:
+            books.failed(exc)
             raise
 
     # ----------------------------------------------------------------------------- the books
 
-    def _enter(self) -> None:
+    def _open(self, caller: Caller, model: str, *, stream: bool) -> CallBooks:
+        """Count a call in; it is counted out when its books close."""
         if self.guard is not None:
             self.guard.ensure()
         if self.closing:
             raise ServiceUnavailableError(
                 "the gateway is shutting down and takes no new calls; retry on another replica"
             )
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
         self.in_flight += 1
+        return CallBooks(self, self._ids.next(), caller, model, time.perf_counter(), stream)
 
     async def _admit(
-        self,
-        request_id: str,
-        caller: Caller,
-        model: str,
-        prompt_tokens: int,
-        max_output: int | None,
-        started: float,
-        stream: bool,
+        self, caller: Caller, model: str, prompt_tokens: int, max_output: int | None
     ) -> Admitted | None:
         if self._admission is None:
             return None
@@ -237,7 +223,8 @@ class Pipeline:
 
         def cost_estimate() -> tuple[Decimal, str]:
             """The most this call may cost on any of its deployments (prompt, every allowed
-            output token, compute for its time limit), in their currency."""
+            output token, compute for its time limit), in their currency (one per model when
+            budgets are on)."""
             route = self.dispatcher.route(model)
             estimates = [
                 (d.pricing.estimate(prompt_tokens, output, d.timeout), d.pricing.currency)
@@ -245,18 +232,29 @@ class Pipeline:
             ]
             return max(estimates)
 
+        admitting = self._admission.admit(caller, model, prompt_tokens + output, cost_estimate)
+        if not self._admission.remote:
+            return await admitting
+        # Over the network, a caller cancelled mid-reservation would leave Redis holding what it
+        # never learned it had: the reservation runs on its own and is given back if unwanted.
+        task = self.spawn(admitting)
+        assert task is not None
         try:
-            return await self._admission.admit(caller, model, prompt_tokens + output, cost_estimate)
-        except Exception as exc:
-            self._record_failure(request_id, caller, model, exc, started, stream=stream)
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._release_unwanted)
             raise
 
+    def _release_unwanted(self, task: asyncio.Task[Admitted]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self.spawn(task.result().release())
+
     async def _lookup(self, kind: Kind, request: Any, control: CacheControl | None) -> CacheLookup | None:
-        if self._cache is None:
+        if self.cache is None:
             return None
         if control is None:
-            return await self._cache.lookup(kind, request)
-        return await self._cache.lookup(kind, request, control)
+            return await self.cache.lookup(kind, request)
+        return await self.cache.lookup(kind, request, control)
 
     async def _unary(
         self,
@@ -270,65 +268,34 @@ class Pipeline:
         max_output: int | None,
         response_type: type[R],
     ) -> R:
-        self._enter()
+        books = self._open(caller, model, stream=False)
         try:
-            started = time.perf_counter()
-            request_id = self._ids.next()
-            admitted = await self._admit(request_id, caller, model, prompt_tokens, max_output, started, False)
-            lookup = await self._lookup(kind, request, control)
-            if lookup is not None and lookup.entry is not None:
-                hit = cast(R, lookup.entry.response())
-                latency_ms = (time.perf_counter() - started) * 1000.0
-                metadata = _hit_metadata(model, lookup.entry, latency_ms, request_id)
-                hit.gateway = metadata
-                if admitted is not None:
-                    await admitted.release()
-                if self._ledger is not None:
-                    await self._ledger.record(answered_record(request_id, caller, metadata, hit.usage))
+            books.admitted = await self._admit(caller, model, prompt_tokens, max_output)
+            books.lookup = await self._lookup(kind, request, control)
+            entry = books.lookup.entry if books.lookup is not None else None
+            if entry is not None:
+                hit = cast(R, entry.response())
+                latency_ms = (time.perf_counter() - books.started) * 1000.0
+                hit.gateway = _hit_metadata(model, entry, latency_ms, books.request_id)
+                await books.answered(hit.gateway, hit.usage)
                 return hit
-            try:
-                response = await run()
-            except BaseException as exc:
-                self._settle_failed(admitted)
-                self._record_failure(
-                    request_id, caller, model, exc, started, cache=lookup.status if lookup else "off"
-                )
-                raise
+            response = await run()
             assert response.gateway is not None
-            metadata = response.gateway
-            metadata.request_id = request_id
-            if lookup is not None:
-                metadata.cache = lookup.status
-            if admitted is not None:
-                used = response.usage.total_tokens if response.usage else prompt_tokens
-                warnings = await admitted.settle(metadata.cost.total, used)
-                if warnings:
-                    metadata.warnings = warnings
-            if self._ledger is not None:
-                await self._ledger.record(answered_record(request_id, caller, metadata, response.usage))
-            if lookup is not None and lookup.write:
-                assert self._cache is not None
-                await self._cache.store(
-                    lookup,
-                    response,
-                    deployment=metadata.deployment,
-                    provider=metadata.provider,
-                    cost=metadata.cost,
-                )
+            await books.answered(response.gateway, response.usage, response=response)
             return response
-        finally:
-            self.leave()
+        except BaseException as exc:
+            books.failed(exc)  # nothing, if the call was answered before the exception
+            raise
 
-    def _replay(
-        self, request: ChatCompletionRequest, entry: CacheEntry, started: float, books: _StreamBooks
-    ) -> ChatStream:
+    def _replay(self, request: ChatCompletionRequest, entry: CacheEntry, books: CallBooks) -> ChatStream:
         """A cache hit asked for as a stream: the stored chunks, replayed."""
         chunks = entry.chunks()
-        latency_ms = (time.perf_counter() - started) * 1000.0
+        started = books.started
+        ttft_ms = (time.perf_counter() - started) * 1000.0
 
         def finish(usage: Usage, estimated: bool, total_ms: float, outcome: str) -> GatewayMetadata:
             metadata = _hit_metadata(request.model, entry, total_ms, books.request_id)
-            metadata.ttft_ms = latency_ms
+            metadata.ttft_ms = ttft_ms
             return metadata
 
         return ChatStream(
@@ -336,42 +303,42 @@ class Pipeline:
             _no_more(),
             request=request,
             started=started,
-            ttft_ms=latency_ms,
+            ttft_ms=ttft_ms,
             finish=finish,
             deployment=entry.deployment,
             finisher=books,
         )
 
-    def _record_failure(
-        self,
-        request_id: str,
-        caller: Caller,
-        model: str,
-        error: BaseException,
-        started: float,
-        *,
-        cache: str = "off",
-        stream: bool = False,
-    ) -> None:
-        if self._ledger is not None:
-            latency_ms = (time.perf_counter() - started) * 1000.0
-            record = failed_record(request_id, caller, model, error, latency_ms, cache=cache, stream=stream)
-            self._ledger.record_nowait(record)
+    async def write(self, record: UsageRecord) -> None:
+        """Into the ledger; a caller cancelled while the ledger holds it back (backpressure,
+        strict mode) still leaves the record queued (ids make a second copy harmless)."""
+        assert self.ledger is not None
+        try:
+            await self.ledger.record(record)
+        except asyncio.CancelledError:
+            self.ledger.record_nowait(record)
+            raise
 
-    def _settle_failed(self, admitted: Admitted | None) -> None:
-        """A call that failed holds nothing: its reservations are released, in the background
-        (it may have been cancelled, and awaiting in a cancelled task is not safe)."""
-        if admitted is not None:
-            self.spawn(admitted.release())
+    async def settle(self, admitted: Admitted, cost: Decimal, tokens: int) -> list[str]:
+        """Correct the call's reservations to what it used. Over the network, the settling runs
+        as its own task, so a caller cancelled meanwhile does not leave a hold behind."""
+        if not admitted.remote:
+            return await admitted.settle(cost, tokens)
+        task = self.spawn(admitted.settle(cost, tokens))
+        if task is None:
+            return []
+        return await asyncio.shield(task)
 
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T] | None:
+        """Run bookkeeping on its own (held here, awaited by ``settled``)."""
         try:
             task = asyncio.get_running_loop().create_task(work)
-        except RuntimeError:  # no loop (a stream dropped at interpreter exit): nothing to run on
+        except RuntimeError:  # no loop here: the caller hands work over with call_soon_threadsafe
             work.close()
-            return
+            return None
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def settled(self) -> None:
         """Wait for the bookkeeping still running in the background (before the stores close)."""
@@ -398,113 +365,3 @@ class Pipeline:
                 logger.warning("shutdown: %d calls still in flight after %.1f s", self.in_flight, seconds)
         if self._background:
             await asyncio.wait(list(self._background), timeout=max(0.0, deadline - time.monotonic()))
-
-
-class _StreamBooks:
-    """The pipeline's side of one stream: settles reservations, writes the ledger record and
-    stores the answer in the cache, once, when the stream is over."""
-
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        request_id: str,
-        caller: Caller,
-        model: str,
-        admitted: Admitted | None,
-        lookup: CacheLookup | None,
-        started: float,
-    ) -> None:
-        self._pipeline = pipeline
-        self._model = model
-        self.request_id = request_id
-        self._caller = caller
-        self._admitted = admitted
-        self._lookup = lookup
-        self._started = started
-        self.settled = False
-
-    def _done(self) -> bool:
-        if self.settled:
-            return True
-        self.settled = True
-        self._pipeline.leave()
-        return False
-
-    async def finish(
-        self,
-        metadata: GatewayMetadata,
-        usage: Usage,
-        outcome: str,
-        chunks: list[ChatCompletionChunk] | None,
-    ) -> None:
-        if self._done():
-            return
-        await self._settle(metadata, usage, outcome, chunks)
-
-    def finish_soon(self, metadata: GatewayMetadata, usage: Usage, outcome: str) -> None:
-        if self._done():
-            return
-        pipeline = self._pipeline
-        if pipeline._ledger is not None:  # the record first, synchronously: it must not be lost
-            metadata.request_id = self.request_id
-            self._set_cache_status(metadata)
-            record = answered_record(
-                self.request_id, self._caller, metadata, usage, outcome=outcome, stream=True
-            )
-            pipeline._ledger.record_nowait(record)
-        if self._admitted is not None:
-            pipeline.spawn(self._settle_admitted(metadata, usage))
-
-    async def _settle_admitted(self, metadata: GatewayMetadata, usage: Usage) -> list[str]:
-        """Correct the budget and token charges to what the stream used (nothing, for a hit)."""
-        if self._admitted is None:
-            return []
-        if metadata.cache == "hit":
-            return await self._admitted.settle(Decimal(0), 0)
-        return await self._admitted.settle(metadata.cost.total, usage.total_tokens)
-
-    def _set_cache_status(self, metadata: GatewayMetadata) -> None:
-        if self._lookup is not None and metadata.cache != "hit":
-            metadata.cache = self._lookup.status
-
-    async def _settle(
-        self,
-        metadata: GatewayMetadata,
-        usage: Usage,
-        outcome: str,
-        chunks: list[ChatCompletionChunk] | None,
-    ) -> None:
-        pipeline = self._pipeline
-        metadata.request_id = self.request_id
-        self._set_cache_status(metadata)
-        hit = metadata.cache == "hit"
-        warnings = await self._settle_admitted(metadata, usage)
-        if warnings:
-            metadata.warnings = warnings
-        if pipeline._ledger is not None:
-            record = answered_record(
-                self.request_id, self._caller, metadata, usage, outcome=outcome, stream=True
-            )
-            await pipeline._ledger.record(record)
-        lookup = self._lookup
-        if not hit and chunks and lookup is not None and lookup.write:
-            assert pipeline._cache is not None
-            await pipeline._cache.store(
-                lookup,
-                None,
-                deployment=metadata.deployment,
-                provider=metadata.provider,
-                cost=metadata.cost,
-                chunks=chunks,
-            )
-
-    def failed(self, error: BaseException) -> None:
-        """The stream never started (every deployment failed, or the caller gave up)."""
-        if self._done():
-            return
-        pipeline = self._pipeline
-        pipeline._settle_failed(self._admitted)
-        cache = self._lookup.status if self._lookup is not None else "off"
-        pipeline._record_failure(
-            self.request_id, self._caller, self._model, error, self._started, cache=cache, stream=True
-        )

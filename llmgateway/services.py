@@ -39,6 +39,18 @@ def section(model: type[M], value: M | Mapping[str, Any] | None, name: str) -> M
         raise ConfigError(describe_validation_error(exc, name)) from exc
 
 
+def _one_currency_per_model(routes: Mapping[str, list[Deployment]]) -> None:
+    """A call's budget hold is taken before routing, in one currency: a model whose deployments
+    are priced in several could book a call's cost on the wrong currency's budget."""
+    for model, deployments in routes.items():
+        currencies = sorted({d.pricing.currency for d in deployments})
+        if len(currencies) > 1:
+            raise ConfigError(
+                f"models.{model}: with budgets on, a model's deployments must be priced in one currency "
+                f"(found {', '.join(currencies)}); split the model in one per currency"
+            )
+
+
 @dataclass
 class Services:
     limits_config: LimitsConfig | None = None
@@ -50,7 +62,7 @@ class Services:
     @classmethod
     def build(
         cls,
-        deployments: list[Deployment],
+        routes: Mapping[str, list[Deployment]],
         *,
         limits: LimitsConfig | None = None,
         cache: CacheConfig | None = None,
@@ -58,6 +70,7 @@ class Services:
         budgets: BudgetsConfig | None = None,
     ) -> Services:
         services = cls(limits_config=limits)
+        deployments = [d for group in routes.values() for d in group]
         limited = [d for d in deployments if not d.limits.is_unlimited()]
         if limits is not None or limited:
             from llmgateway.limits.base import build_limit_store
@@ -77,6 +90,7 @@ class Services:
             from llmgateway.accounting.budgets.enforcer import Budgets, check_currencies
 
             check_currencies(budgets, {d.name: d.pricing.currency for d in deployments})
+            _one_currency_per_model(routes)
             seed = services.ledger.store.spent if services.ledger is not None else None
             services.budgets = Budgets(budgets, seed=seed)
         return services

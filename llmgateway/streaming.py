@@ -143,10 +143,11 @@ class ChatStream:
                 deployment=self._deployment,
             ) from exc
         finally:
-            await self._close_rest()
             if not completed:
-                # Closed early or broken off: the upstream still billed what it generated.
+                # Closed early or broken off: the upstream still billed what it generated. Settled
+                # before the await below, which a cancelled caller may not get past.
                 self._settle(usage, text, estimated=True, outcome="failed" if failed else "closed")
+            await self._close_rest()
         metadata = self._settle(usage, text, estimated=usage is None, outcome="completed")
         if self._finisher is not None:
             assert self._usage is not None

@@ -33,7 +33,7 @@ class RequestIds:
 
 
 def _status_outcome(outcome: str) -> str:
-    return {"completed": "ok"}.get(outcome, outcome)
+    return {"completed": "ok", "failed": "error"}.get(outcome, outcome)
 
 
 def answered_record(

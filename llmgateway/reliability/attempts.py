@@ -49,8 +49,8 @@ class AttemptLog:
     def __init__(self, tokens: int = 0) -> None:
         # The call's estimated tokens (prompt + output cap), charged to token-rate limits.
         self.tokens = tokens
-        # Each deployment's latest rate-limit charge: the winner's is corrected to the real usage.
-        self.reservations: dict[str, Reservation] = {}
+        # Every try's token-rate charge, in order: settled when the call is over (see charges).
+        self.reservations: list[tuple[Deployment, Reservation]] = []
         self.attempts: list[Attempt] = []
         self.abandoned: list[Deployment] = []
         self.wait_ms = 0.0  # backoff slept before the round in progress
@@ -94,9 +94,8 @@ async def acquire_rate(deployment: Deployment, log: AttemptLog) -> None:
     store = deployment.limit_store
     if store is None:
         return
-    log.reservations[deployment.name] = await store.acquire(
-        f"deployment:{deployment.name}", deployment.limits, log.tokens
-    )
+    reservation = await store.acquire(f"deployment:{deployment.name}", deployment.limits, log.tokens)
+    log.reservations.append((deployment, reservation))
 
 
 def as_gateway_error(exc: BaseException, deployment: Deployment) -> GatewayError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llmgateway.errors import NoDeploymentAvailableError
 from llmgateway.provider import Capabilities
@@ -43,10 +43,11 @@ class ModelRoute:
     deployments: list[Deployment]
     routing: RoutingConfig
 
-    @property
-    def clocked(self) -> bool:
-        """Whether some deployment bills by instance time (its tries run under its clock)."""
-        return any(d.clock is not None for d in self.deployments)
+    # Whether some deployment bills by instance time (its tries then run under its clock).
+    clocked: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.clocked = any(d.clock is not None for d in self.deployments)
 
     def candidates(self, capable: Capability, what: str) -> list[Deployment]:
         """Deployments able to serve the call, in the config's order."""

@@ -10,8 +10,8 @@ from llmgateway import Gateway
 from llmgateway.errors import ServiceUnavailableError
 
 
-async def main(path: str, max_pending: int) -> None:
-    gateway = Gateway(
+def _gateway(path: str, max_pending: int) -> Gateway:
+    return Gateway(
         {
             "models": {"chat": {"deployments": [{"provider": "mock", "settings": {"latency_ms": 1}}]}},
             "ledger": {"backend": "sqlite", "path": path, "flush_interval": 1.0, "max_pending": max_pending},
@@ -19,7 +19,12 @@ async def main(path: str, max_pending: int) -> None:
         }
     )
 
-    async def worker() -> None:
+
+async def main(paths: list[str], max_pending: int) -> None:
+    """One gateway per ledger path, all in this process, all under load."""
+    gateways = [_gateway(path, max_pending) for path in paths]
+
+    async def worker(gateway: Gateway) -> None:
         while True:
             try:
                 reply = await gateway.chat.completions.create(
@@ -32,9 +37,9 @@ async def main(path: str, max_pending: int) -> None:
             sys.stdout.flush()
 
     print("ready", flush=True)
-    await asyncio.gather(*(worker() for _ in range(8)))
+    await asyncio.gather(*(worker(gateway) for gateway in gateways for _ in range(8)))
     await asyncio.sleep(3600)  # the SIGTERM handler ends the process
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1].split(","), int(sys.argv[2])))

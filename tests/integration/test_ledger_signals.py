@@ -17,9 +17,9 @@ CHILD = Path(__file__).with_name("ledger_child.py")
 MAX_PENDING = 2000
 
 
-def _run_and_kill(path: Path, sig: int) -> tuple[list[str], int]:
+def _run_and_kill(paths: list[Path], sig: int) -> tuple[list[str], int]:
     process = subprocess.Popen(
-        [sys.executable, str(CHILD), str(path), str(MAX_PENDING)],
+        [sys.executable, str(CHILD), ",".join(map(str, paths)), str(MAX_PENDING)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).parents[2],
@@ -38,18 +38,19 @@ def _ledger_ids(path: Path) -> set[str]:
         return {row[0] for row in connection.execute("SELECT id FROM llm_usage")}
 
 
-def test_sigterm_loses_no_record(tmp_path: Path) -> None:
-    path = tmp_path / "usage.sqlite"
-    answered, code = _run_and_kill(path, signal.SIGTERM)
+def test_sigterm_loses_no_record_of_any_gateway_in_the_process(tmp_path: Path) -> None:
+    paths = [tmp_path / "usage-a.sqlite", tmp_path / "usage-b.sqlite"]
+    answered, code = _run_and_kill(paths, signal.SIGTERM)
     assert code == -signal.SIGTERM  # it still ends the way SIGTERM ends a process
     assert len(answered) > 100
-    recorded = _ledger_ids(path)
+    recorded = _ledger_ids(paths[0]) | _ledger_ids(paths[1])
+    assert _ledger_ids(paths[0]) and _ledger_ids(paths[1])
     assert set(answered) <= recorded, f"{len(set(answered) - recorded)} answered calls missing"
 
 
 def test_sigkill_loses_at_most_the_bound(tmp_path: Path) -> None:
     path = tmp_path / "usage.sqlite"
-    answered, code = _run_and_kill(path, signal.SIGKILL)
+    answered, code = _run_and_kill([path], signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert len(answered) > 100
     missing = set(answered) - (_ledger_ids(path) if path.exists() else set())
