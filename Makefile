@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(PY) -m bench.sdk_overhead
 	$(PY) -m bench.routing_decision
 	$(PY) -m bench.local_backend
+	$(PY) -m bench.books
+	$(PY) -m bench.cache
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

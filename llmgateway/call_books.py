@@ -99,8 +99,9 @@ class CallBooks:
         lookup = self.lookup
         answer = response is not None or bool(chunks)
         if lookup is not None and lookup.write and metadata.cache != "hit" and answer:
-            assert pipeline.cache is not None
-            await pipeline.cache.store(
+            cache = pipeline.cache
+            assert cache is not None
+            storing = cache.store(
                 lookup,
                 response,
                 deployment=metadata.deployment,
@@ -108,6 +109,12 @@ class CallBooks:
                 cost=metadata.cost,
                 chunks=chunks,
             )
+            if (
+                cache.semantic is not None
+            ):  # embedding the request takes milliseconds: not on the answer's path
+                pipeline.spawn(storing)
+            else:
+                await storing
 
     def failed(self, error: BaseException) -> None:
         """The call ended without an answer (rejected, failed, cancelled): a record at no cost,

@@ -9,8 +9,12 @@ models:
         provider: openai                 # a provider kind from the registry
         settings: {base_url: "http://10.0.0.5:8000/v1", api_key: "${VLLM_KEY}"}
         pricing: {input_per_million: 0.15, output_per_million: 0.60}
-        limits: {rpm: 600}
+        limits: {rpm: 600, tpm: 100000}
         timeout: 30
+limits: {backend: memory, keys: {"*": {rpm: 60}}}   # each section below is optional and turns
+cache: {backend: sqlite}                           # its feature on: key/model rate limits, the
+ledger: {backend: sqlite}                          # response cache, the usage ledger, budgets
+budgets: {limits: [{scope: key, period: month, hard: "100"}]}
 ```
 
 ``${VAR}`` and ``${VAR:-default}`` are replaced from the environment in every string. A wrong file

@@ -24,9 +24,9 @@ async def upstream_url() -> AsyncIterator[str]:
 @pytest.fixture
 def redis_url() -> str:
     """The real Redis on this machine; fails (never skips) when it is not running."""
-    from tests.services import REDIS_URL, require_port
+    from tests.services import REDIS_URL, require
 
-    require_port("127.0.0.1", 6379, "redis")
+    require(REDIS_URL, "redis")
     return REDIS_URL
 
 
@@ -44,9 +44,9 @@ async def postgres_dsn() -> AsyncIterator[str]:
     Fails (never skips) when the server is not running."""
     import asyncpg
 
-    from tests.services import POSTGRES_DSN, require_port, unique_name
+    from tests.services import POSTGRES_DSN, require, unique_name
 
-    require_port("127.0.0.1", 5432, "postgres")
+    require(POSTGRES_DSN, "postgres")
     schema = unique_name("llmgw_test")
     connection = await asyncpg.connect(POSTGRES_DSN)
     await connection.execute(f"CREATE SCHEMA {schema}")

@@ -14,6 +14,15 @@ REDIS_URL = os.environ.get("LLMGATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/
 POSTGRES_DSN = os.environ.get("LLMGATEWAY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def require(url: str, what: str) -> None:
+    """Fail with a clear message unless the server at ``url`` accepts connections."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    default = 6379 if what == "redis" else 5432
+    require_port(parts.hostname or "127.0.0.1", parts.port or default, what)
+
+
 def require_port(host: str, port: int, what: str) -> None:
     try:
         socket.create_connection((host, port), timeout=2).close()

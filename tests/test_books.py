@@ -262,3 +262,28 @@ def test_caller_arguments_are_checked() -> None:
     gateway, _ = _gateway()
     with pytest.raises(BadRequestError, match="unknown: tenant"):
         asyncio.run(gateway.chat.completions.create(model="chat", messages=HELLO, caller={"tenant": "x"}))
+
+
+@pytest.mark.model
+async def test_semantic_cache_with_the_bundled_embedding_model() -> None:
+    """A paraphrase of a cached question is answered from the cache; another topic, or the same
+    question with other parameters, is not."""
+    gateway, provider = _gateway(cache={"backend": "memory", "semantic": {"enabled": True, "threshold": 0.9}})
+
+    def ask(text: str, **params: Any) -> Any:
+        return gateway.chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": text}], temperature=0, **params
+        )
+
+    async with gateway:
+        first = await ask("What is the capital of France?")
+        await gateway._pipeline.settled()  # the semantic store runs off the answer's path
+        paraphrase = await ask("Which city is the capital of France?")
+        other = await ask("How do I bake sourdough bread?")
+        other_params = await ask("Which city is the capital of France?", max_tokens=5)
+    assert first.gateway is not None and first.gateway.cache == "miss"
+    assert paraphrase.gateway is not None and paraphrase.gateway.cache == "hit"
+    assert paraphrase.text() == first.text()
+    assert other.gateway is not None and other.gateway.cache == "miss"
+    assert other_params.gateway is not None and other_params.gateway.cache == "miss"
+    assert len(provider.calls) == 3

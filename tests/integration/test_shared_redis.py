@@ -115,3 +115,22 @@ async def test_two_gateways_share_one_budget(redis_url: str, redis_prefix: str) 
     assert all(refused) and all(spent)
     assert total <= hard, total
     assert total >= hard - 2 * one_call, total
+
+
+async def test_two_gateways_share_one_response_cache(redis_url: str, redis_prefix: str) -> None:
+    cache = {"backend": "redis", "redis_url": redis_url, "prefix": redis_prefix}
+    first, second = (Gateway(_config(redis_url, redis_prefix, cache=cache)) for _ in range(2))
+    try:
+        miss = await first.chat.completions.create(model="chat", messages=MESSAGES, temperature=0)
+        hit = await second.chat.completions.create(model="chat", messages=MESSAGES, temperature=0)
+        streamed = await second.chat.completions.create(
+            model="chat", messages=MESSAGES, temperature=0, stream=True
+        )
+        text = "".join([c.choices[0].delta.content or "" async for c in streamed if c.choices])
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert miss.gateway is not None and miss.gateway.cache == "miss"
+    assert hit.gateway is not None and hit.gateway.cache == "hit" and hit.text() == miss.text()
+    assert hit.gateway.cost.total == 0 and hit.gateway.cost.saved == miss.gateway.cost.total
+    assert streamed.gateway is not None and streamed.gateway.cache == "hit" and text == miss.text()

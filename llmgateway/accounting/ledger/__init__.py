@@ -1,15 +1,23 @@
 """The usage ledger: one record per call, batched into SQLite or PostgreSQL off the request path.
-
-Stores and the writer load on first use; importing this package stays cheap.
+Names load on first use (PEP 562): importing the package, or its settings, stays cheap.
 """
 
 from __future__ import annotations
 
-from llmgateway.accounting.ledger.record import UsageRecord, record_from_dict, record_to_dict
-from llmgateway.accounting.ledger.settings import LedgerConfig
-from llmgateway.accounting.ledger.store import GROUP_COLUMNS, LedgerStore, UsageTotal
-from llmgateway.accounting.ledger.writer import Ledger, build_ledger
+import importlib
+from typing import TYPE_CHECKING, Any
 
+_EXPORTS = {
+    "UsageRecord": "llmgateway.accounting.ledger.record",
+    "record_from_dict": "llmgateway.accounting.ledger.record",
+    "record_to_dict": "llmgateway.accounting.ledger.record",
+    "LedgerConfig": "llmgateway.accounting.ledger.settings",
+    "GROUP_COLUMNS": "llmgateway.accounting.ledger.store",
+    "LedgerStore": "llmgateway.accounting.ledger.store",
+    "UsageTotal": "llmgateway.accounting.ledger.store",
+    "Ledger": "llmgateway.accounting.ledger.writer",
+    "build_ledger": "llmgateway.accounting.ledger.writer",
+}
 __all__ = [
     "GROUP_COLUMNS",
     "Ledger",
@@ -21,3 +29,17 @@ __all__ = [
     "record_from_dict",
     "record_to_dict",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+if TYPE_CHECKING:
+    from llmgateway.accounting.ledger.record import UsageRecord, record_from_dict, record_to_dict
+    from llmgateway.accounting.ledger.settings import LedgerConfig
+    from llmgateway.accounting.ledger.store import GROUP_COLUMNS, LedgerStore, UsageTotal
+    from llmgateway.accounting.ledger.writer import Ledger, build_ledger
