@@ -7,6 +7,7 @@ limits its estimated tokens, until the call settles them with what it really use
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,11 +30,14 @@ class Admitted:
     hold: BudgetHold | None = None
     remote: bool = False
 
+    async def settle_limits(self, tokens: int) -> None:
+        for reservation in self.reservations:
+            await reservation.settle(tokens)
+
     async def settle(self, cost: Decimal, tokens: int) -> list[str]:
         """Correct every charge to what the call used; returns soft-budget warnings it crossed."""
         try:
-            for reservation in self.reservations:
-                await reservation.settle(tokens)
+            await self.settle_limits(tokens)
         finally:
             warnings = await self.hold.settle(cost) if self.hold is not None else []
         return warnings
@@ -87,15 +91,51 @@ class Admission:
         """Reserve the call's budget and rate-limit capacity; raises BudgetExceededError or
         RateLimitError. Nothing stays reserved when it does, but a request slot already taken
         from an earlier scope (the request was made)."""
+        scopes = self._scopes(caller, model) if self._store is not None else []
+        if self.remote and self._budgets is not None and scopes:
+            return await self._admit_together(caller, model, tokens, cost_estimate, scopes)
         admitted = Admitted(remote=self.remote)
         if self._budgets is not None:
             estimate, currency = cost_estimate()
             admitted.hold = await self._budgets.reserve(caller, model, estimate, currency=currency)
         try:
             if self._store is not None:
-                for scope, limit in self._scopes(caller, model):
+                for scope, limit in scopes:
                     admitted.reservations.append(await self._store.acquire(scope, limit, tokens))
         except BaseException:
             await admitted.release()
             raise
+        return admitted
+
+    async def _admit_together(
+        self,
+        caller: Caller,
+        model: str,
+        tokens: int,
+        cost_estimate: Callable[[], tuple[Decimal, str]],
+        scopes: list[tuple[str, RateLimits]],
+    ) -> Admitted:
+        """Budgets and rate limits both in Redis: both reserved at once (one round trip of
+        waiting instead of two); what one side took is given back if the other refuses."""
+        assert self._budgets is not None and self._store is not None
+        store = self._store
+        estimate, currency = cost_estimate()
+
+        async def limits() -> list[Reservation]:
+            return [await store.acquire(scope, limit, tokens) for scope, limit in scopes]
+
+        hold, reservations = await asyncio.gather(
+            self._budgets.reserve(caller, model, estimate, currency=currency),
+            limits(),
+            return_exceptions=True,
+        )
+        admitted = Admitted(remote=True)
+        if not isinstance(hold, BaseException):
+            admitted.hold = hold
+        if not isinstance(reservations, BaseException):
+            admitted.reservations = reservations
+        for outcome in (hold, reservations):
+            if isinstance(outcome, BaseException):
+                await admitted.release()
+                raise outcome
         return admitted

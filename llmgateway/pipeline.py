@@ -321,10 +321,14 @@ class Pipeline:
 
     async def settle(self, admitted: Admitted, cost: Decimal, tokens: int) -> list[str]:
         """Correct the call's reservations to what it used. Over the network, the settling runs
-        as its own task, so a caller cancelled meanwhile does not leave a hold behind."""
+        as its own tasks, so a caller cancelled meanwhile does not leave a hold behind."""
         if not admitted.remote:
             return await admitted.settle(cost, tokens)
-        task = self.spawn(admitted.settle(cost, tokens))
+        if admitted.reservations:  # token-limit corrections: nobody waits for them
+            self.spawn(admitted.settle_limits(tokens))
+        if admitted.hold is None:
+            return []
+        task = self.spawn(admitted.hold.settle(cost))  # the answer waits: it reports soft warnings
         if task is None:
             return []
         return await asyncio.shield(task)
