@@ -287,3 +287,39 @@ async def test_semantic_cache_with_the_bundled_embedding_model() -> None:
     assert other.gateway is not None and other.gateway.cache == "miss"
     assert other_params.gateway is not None and other_params.gateway.cache == "miss"
     assert len(provider.calls) == 3
+
+
+async def test_strict_ledger_has_the_record_when_the_call_returns(tmp_path: Path) -> None:
+    path = tmp_path / "usage.sqlite"
+    gateway, _ = _gateway(ledger={"backend": "sqlite", "path": str(path), "strict": True})
+    async with gateway:
+        reply = await gateway.chat.completions.create(model="chat", messages=HELLO)
+        stream = await gateway.chat.completions.create(model="chat", messages=HELLO, stream=True)
+        async for _ in stream:
+            pass
+        # Read before the gateway closes: strict mode committed each record before returning.
+        rows = await _ledger_rows(path)
+    assert reply.gateway is not None and stream.gateway is not None
+    assert [r[0] for r in rows] == [reply.gateway.request_id, stream.gateway.request_id]
+
+
+def test_usage_command_totals_the_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from llmgateway.cli import main
+
+    path = tmp_path / "usage.sqlite"
+
+    async def calls() -> None:
+        gateway, _ = _gateway(ledger={"backend": "sqlite", "path": str(path)})
+        async with gateway:
+            for key in ("a", "a", "b"):
+                await gateway.chat.completions.create(model="chat", messages=HELLO, caller=key)
+
+    asyncio.run(calls())
+    assert main(["usage", "--sqlite", str(path), "--by", "key,deployment,day", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["key"], r["deployment"], r["calls"]) for r in rows} == {("a", "mock-a", 2), ("b", "mock-a", 1)}
+    assert sum(Decimal(r["cost"]) for r in rows) > 0
+    assert main(["usage", "--sqlite", str(path), "--by", "model", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("model,")
