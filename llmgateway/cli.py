@@ -49,11 +49,14 @@ async def _chat_call(args: argparse.Namespace) -> int:
             meta = reply.gateway
         if meta is not None:
             estimated = " (estimated)" if meta.cost.estimated else ""
+            hit = f", cache hit saving {meta.cost.saved} {meta.cost.currency}" if meta.cache == "hit" else ""
             print(
                 f"[deployment {meta.deployment}, {meta.latency_ms:.0f} ms, "
-                f"cost {meta.cost.total} {meta.cost.currency}{estimated}]",
+                f"cost {meta.cost.total} {meta.cost.currency}{estimated}{hit}]",
                 file=sys.stderr,
             )
+            for warning in meta.warnings or []:
+                print(f"llmgateway: warning: {warning}", file=sys.stderr)
     return 0
 
 
