@@ -53,8 +53,11 @@ class Admission:
         limits: LimitStore | None,
         limits_config: LimitsConfig | None,
         budgets: Budgets | None,
+        *,
+        per_caller: bool = False,
     ) -> None:
         self._store = limits
+        self._per_caller = per_caller
         self._config = limits_config
         self._budgets = budgets
         self.remote = bool(
@@ -65,18 +68,20 @@ class Admission:
     @property
     def active(self) -> bool:
         config = self._config
-        return bool(self._budgets is not None or (config is not None and (config.keys or config.models)))
+        return bool(
+            self._budgets is not None
+            or (config is not None and (config.keys or config.models))
+            or self._per_caller  # callers bring their own limits and budgets (virtual keys)
+        )
 
     def _scopes(self, caller: Caller, model: str) -> list[tuple[str, RateLimits]]:
         config = self._config
-        if config is None:
-            return []
         scopes = []
         if caller.key is not None:
-            limit = config.key_limits(caller.key)
+            limit = caller.limits or (config.key_limits(caller.key) if config is not None else None)
             if limit is not None and not limit.is_unlimited():
                 scopes.append((f"key:{caller.key}", limit))
-        limit = config.model_limits(model)
+        limit = config.model_limits(model) if config is not None else None
         if limit is not None and not limit.is_unlimited():
             scopes.append((f"model:{model}", limit))
         return scopes

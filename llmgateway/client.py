@@ -298,6 +298,8 @@ class Gateway:
             cache=section(CacheConfig, cache, "cache") or (file.cache if file else None),
             ledger=section(LedgerConfig, ledger, "ledger") or (file.ledger if file else None),
             budgets=section(BudgetsConfig, budgets, "budgets") or (file.budgets if file else None),
+            # The proxy's virtual keys carry their own limits and budgets.
+            per_caller=file is not None and file.server.keys is not None,
         )
         services = self.services
         self._pipeline = Pipeline(self._dispatcher, services.admission(), services.cache, services.ledger)

@@ -38,6 +38,7 @@ from llmgateway.cache.settings import CacheConfig
 from llmgateway.errors import ConfigError
 from llmgateway.limits.settings import LimitsConfig, RateLimits
 from llmgateway.routing.settings import RoutingConfig
+from llmgateway.server.settings import ServerConfig
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -105,6 +106,7 @@ class GatewayConfig(BaseModel):
     budgets: BudgetsConfig | None = None
     prices: PricesConfig = Field(default_factory=PricesConfig)
     shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     @model_validator(mode="after")
     def _name_deployments(self) -> GatewayConfig:

@@ -58,6 +58,7 @@ class Services:
     cache: ResponseCache | None = None
     ledger: Ledger | None = None
     budgets: Budgets | None = None
+    per_caller: bool = False
 
     @classmethod
     def build(
@@ -68,11 +69,14 @@ class Services:
         cache: CacheConfig | None = None,
         ledger: LedgerConfig | None = None,
         budgets: BudgetsConfig | None = None,
+        per_caller: bool = False,
     ) -> Services:
-        services = cls(limits_config=limits)
+        """``per_caller``: callers bring their own limits and budgets (the proxy's virtual keys),
+        so the stores are built even when the config has no such section."""
+        services = cls(limits_config=limits, per_caller=per_caller)
         deployments = [d for group in routes.values() for d in group]
         limited = [d for d in deployments if not d.limits.is_unlimited()]
-        if limits is not None or limited:
+        if limits is not None or limited or per_caller:
             from llmgateway.limits.base import build_limit_store
 
             services.limit_store = build_limit_store(limits or LimitsConfig())
@@ -86,7 +90,12 @@ class Services:
             from llmgateway.accounting.ledger.writer import build_ledger
 
             services.ledger = build_ledger(ledger)
-        if budgets is not None and budgets.limits:
+        if per_caller and budgets is None:
+            budgets = BudgetsConfig(
+                backend=limits.backend if limits is not None else "memory",
+                redis_url=limits.redis_url if limits is not None else None,
+            )
+        if budgets is not None and (budgets.limits or per_caller):
             from llmgateway.accounting.budgets.enforcer import Budgets, check_currencies
 
             check_currencies(budgets, {d.name: d.pricing.currency for d in deployments})
@@ -96,7 +105,7 @@ class Services:
         return services
 
     def admission(self) -> Admission:
-        return Admission(self.limit_store, self.limits_config, self.budgets)
+        return Admission(self.limit_store, self.limits_config, self.budgets, per_caller=self.per_caller)
 
     async def aclose(self) -> None:
         """Write what is pending (the ledger first: it is the record of money) and close."""

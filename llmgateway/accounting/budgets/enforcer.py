@@ -156,6 +156,9 @@ class Budgets:
                 for limit in named.get(name, ()):
                     if limit.currency == currency:
                         found.append((scope, name, limit))
+        # The caller's own budgets (a virtual key's): counted on its key's counters.
+        if caller.key is not None:
+            found.extend(("key", caller.key, b) for b in caller.budgets if b.currency == currency)
         return found
 
     def _counters(self, matches: list[tuple[str, str, BudgetConfig]]) -> list[_Counter]:
@@ -181,7 +184,7 @@ class Budgets:
     ) -> BudgetHold:
         """Hold ``estimate`` in every budget of this call; raises ``BudgetExceededError`` (and
         holds nothing) if it could pass a hard limit. A call no budget matches awaits nothing."""
-        if not self._every and not self._named:
+        if not self._every and not self._named and not caller.budgets:
             return _NO_HOLD
         matches = self._matches(caller, model, currency)
         if not matches:

@@ -1,0 +1,45 @@
+"""The config file's ``server:`` section: how the proxy listens, authenticates and logs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class KeyStoreConfig(BaseModel):
+    """Where virtual keys live: SQLite for one host, PostgreSQL for replicas on many."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: str = "llmgateway_keys.sqlite"
+    dsn: str | None = None
+    table: str = Field(default="llm_keys", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a looked-up key is trusted before it is read again"
+    )
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> KeyStoreConfig:
+        if self.backend == "postgres" and not self.dsn:
+            raise ValueError("keys.backend postgres needs keys.dsn, e.g. postgresql://user@host/db")
+        return self
+
+
+class ServerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    master_key: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Bearer token for everything, the admin API and /ui; write ${LLMGATEWAY_MASTER_KEY}",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=4000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Larger requests get 413")
+    log_calls: bool = Field(default=True, description="One structured JSON line per call")
+    log_prompts: bool = Field(default=False, description="Include prompt and answer text in the call log")
+    keys: KeyStoreConfig | None = Field(default=None, description="Virtual keys; none without this")
+    dashboard: bool = True
