@@ -290,6 +290,11 @@ class Gateway:
             assert models is not None
             routes = _routes_from_objects(models)
         self._dispatcher = Dispatcher(routes)
+        if self.config is not None and self.config.cluster is not None:
+            from llmgateway.routing.shared_breakers import SharedBreakers
+
+            deployments = [d for route in routes.values() for d in route.deployments]
+            self._dispatcher.shared_breakers = SharedBreakers(self.config.cluster, deployments)
         self.caller = _caller(caller, Caller())
         file = self.config
         self.services = Services.build(

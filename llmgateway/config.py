@@ -38,6 +38,7 @@ from llmgateway.cache.settings import CacheConfig
 from llmgateway.errors import ConfigError
 from llmgateway.limits.settings import LimitsConfig, RateLimits
 from llmgateway.routing.settings import RoutingConfig
+from llmgateway.routing.shared_breakers import ClusterConfig
 from llmgateway.server.settings import ServerConfig
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -107,6 +108,9 @@ class GatewayConfig(BaseModel):
     prices: PricesConfig = Field(default_factory=PricesConfig)
     shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    cluster: ClusterConfig | None = Field(
+        default=None, description="Replicas share circuit-breaker state through this Redis"
+    )
 
     @model_validator(mode="after")
     def _name_deployments(self) -> GatewayConfig:

@@ -32,6 +32,7 @@ from llmgateway.routing.route import (
 )
 from llmgateway.routing.router import Decision, Router
 from llmgateway.routing.settings import RoutingConfig, RoutingOverride
+from llmgateway.routing.shared_breakers import SharedBreakers
 from llmgateway.streaming import ChatStream, StreamFinisher
 from llmgateway.types import (
     ChatCompletion,
@@ -228,6 +229,8 @@ class Dispatcher:
         self._checked = [r for r in routes.values() if r.routing.health_check.interval_seconds is not None]
         self._health_tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        # Breaker openings shared with other replicas through Redis (``cluster:`` in the config).
+        self.shared_breakers: SharedBreakers | None = None
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -250,6 +253,8 @@ class Dispatcher:
         ]
 
     async def aclose(self) -> None:
+        if self.shared_breakers is not None:
+            await self.shared_breakers.aclose()
         current = [t for t in self._background if t.get_loop() is asyncio.get_running_loop()]
         if current:  # corrections still on their way to the limit store
             await asyncio.wait(current)
@@ -285,6 +290,8 @@ class Dispatcher:
         route = self.route(model)
         if self._checked:
             self._ensure_health_checks()
+        if self.shared_breakers is not None:
+            self.shared_breakers.ensure()
         config = override.apply(route.routing) if override is not None else route.routing
         hedging = hedge_plan(config, route.deployments) if override is not None else self._hedging[model]
         log = AttemptLog(prompt_tokens + (max_output or DEFAULT_OUTPUT_TOKENS))

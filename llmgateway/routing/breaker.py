@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,6 +52,8 @@ class CircuitBreaker:
         self._probes_in_flight = 0
         self._probe_successes = 0
         self._window = SlidingWindow(self.config.window_seconds)
+        # Told of every opening decided here (name, seconds): how replicas share breaker state.
+        self.on_open: Callable[[str, float], None] | None = None
 
     def available(self, now: float) -> bool:
         """Whether the router may send this deployment ordinary traffic now."""
@@ -111,6 +114,18 @@ class CircuitBreaker:
         self.state = BreakerState.OPEN
         self.open_until = now + seconds
         logger.warning("breaker %s: open for %.1fs (%s)", self.name, seconds, reason)
+        if self.on_open is not None:
+            self.on_open(self.name, seconds)
+
+    def open_elsewhere(self, seconds: float, now: float) -> None:
+        """Another replica opened its breaker of this deployment: stay off it as long too.
+        (Probing when the time is up happens here as usual; it is not told back.)"""
+        if self.state is BreakerState.OPEN and self.open_until >= now + seconds - 0.5:
+            return  # already open about as long (e.g. its own opening, read back from Redis)
+        self.state = BreakerState.OPEN
+        self.open_until = now + seconds
+        self._probes_in_flight = 0
+        logger.warning("breaker %s: open for %.1fs (opened by another replica)", self.name, seconds)
 
     def _close(self) -> None:
         self.state = BreakerState.CLOSED

@@ -134,3 +134,48 @@ async def test_two_gateways_share_one_response_cache(redis_url: str, redis_prefi
     assert hit.gateway is not None and hit.gateway.cache == "hit" and hit.text() == miss.text()
     assert hit.gateway.cost.total == 0 and hit.gateway.cost.saved == miss.gateway.cost.total
     assert streamed.gateway is not None and streamed.gateway.cache == "hit" and text == miss.text()
+
+
+async def test_replicas_share_circuit_breaker_openings(redis_url: str, redis_prefix: str) -> None:
+    def config(fails: bool) -> dict[str, Any]:
+        flaky: dict[str, Any] = {"name": "flaky", "provider": "mock"}
+        if fails:
+            flaky["settings"] = {"fault_rate": 1.0, "faults": [{"fault": "error", "status": 503}]}
+        return {
+            "models": {
+                "chat": {
+                    "routing": {"breaker": {"min_calls": 3, "open_seconds": 30}},
+                    "deployments": [flaky, {"name": "backup", "provider": "mock"}],
+                }
+            },
+            "cluster": {"redis_url": redis_url, "prefix": redis_prefix},
+        }
+
+    failing, healthy = Gateway(config(fails=True)), Gateway(config(fails=False))
+    late: Gateway | None = None
+    try:
+        await healthy.chat.completions.create(model="chat", messages=MESSAGES)  # it starts listening
+        await asyncio.sleep(0.2)
+        for _ in range(3):
+            reply = await failing.chat.completions.create(model="chat", messages=MESSAGES)
+            assert reply.gateway is not None and reply.gateway.deployment == "backup"
+        flaky = next(d for d in healthy.deployments() if d.name == "flaky")
+        for _ in range(100):
+            if flaky.breaker.state.value == "open":
+                break
+            await asyncio.sleep(0.01)
+        assert flaky.breaker.state.value == "open"  # opened by the other replica
+        reply = await healthy.chat.completions.create(model="chat", messages=MESSAGES)
+        assert reply.gateway is not None and reply.gateway.deployment == "backup"
+        late = Gateway(config(fails=False))  # a replica that starts after the opening
+        await late.chat.completions.create(model="chat", messages=MESSAGES)
+        late_flaky = next(d for d in late.deployments() if d.name == "flaky")
+        for _ in range(100):
+            if late_flaky.breaker.state.value == "open":
+                break
+            await asyncio.sleep(0.01)
+        assert late_flaky.breaker.state.value == "open"
+    finally:
+        for gateway in (failing, healthy, late):
+            if gateway is not None:
+                await gateway.aclose()

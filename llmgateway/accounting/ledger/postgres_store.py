@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from llmgateway.accounting.ledger.money import exact_sum
 from llmgateway.accounting.ledger.record import FIELD_NAMES, UsageRecord, utc
-from llmgateway.accounting.ledger.store import SpentColumn, UsageTotal, check_dimensions
+from llmgateway.accounting.ledger.store import (
+    SpentColumn,
+    UsageBucket,
+    UsageTotal,
+    check_bucket,
+    check_dimensions,
+)
 
 if TYPE_CHECKING:
     import asyncpg
@@ -159,6 +165,61 @@ class PostgresLedgerStore:
             raise ValueError("spent() needs a value with a column")
         where: dict[str, str] | None = {column: value} if column is not None and value is not None else None
         return exact_sum([t.cost for t in await self.totals([], since=since, where=where)])
+
+    async def timeseries(
+        self,
+        bucket_seconds: int,
+        since: datetime,
+        until: datetime | None = None,
+        group_by: str | None = None,
+    ) -> list[UsageBucket]:
+        check_bucket(bucket_seconds, group_by)
+        size = int(bucket_seconds)
+        params: list[Any] = [utc(since)]
+        where_sql = " WHERE created_at >= $1"
+        if until is not None:
+            params.append(utc(until))
+            where_sql += " AND created_at < $2"
+        # Whole buckets since the epoch; the created_at index serves the range filter.
+        dims = [f"floor(extract(epoch FROM created_at) / {size})::bigint"]
+        if group_by:
+            dims.append(_dimension(group_by))
+        dims.append("currency")
+        select = ", ".join(dims)
+        query = (
+            f"SELECT {select}, COUNT(*), COUNT(*) FILTER (WHERE outcome <> 'ok'), "
+            f"COUNT(*) FILTER (WHERE cache = 'hit'), COALESCE(SUM(prompt_tokens), 0), "
+            f"COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_total), 0) "
+            f'FROM "{self.table}"{where_sql} GROUP BY {select}'
+        )
+        pool = await self._get_pool()
+        rows = await pool.fetch(query, *params)
+        width = len(dims)
+        buckets = [
+            UsageBucket(
+                start=datetime.fromtimestamp(row[0] * size, timezone.utc),
+                group=row[1] if group_by else None,
+                calls=row[width],
+                errors=row[width + 1],
+                cache_hits=row[width + 2],
+                prompt_tokens=int(row[width + 3]),
+                completion_tokens=int(row[width + 4]),
+                cost=Decimal(row[width + 5]),
+                currency=row[width - 1],
+            )
+            for row in rows
+        ]
+        return sorted(buckets, key=lambda b: (b.start, b.group is None, b.group or "", b.currency))
+
+    async def recent(self, limit: int) -> list[UsageRecord]:
+        if limit < 1:
+            return []
+        columns = ", ".join(f'"{name}"' for name in FIELD_NAMES)
+        pool = await self._get_pool()
+        rows = await pool.fetch(
+            f'SELECT {columns} FROM "{self.table}" ORDER BY created_at DESC, id LIMIT $1', int(limit)
+        )
+        return [UsageRecord(**dict(zip(FIELD_NAMES, tuple(row), strict=True))) for row in rows]
 
     async def aclose(self) -> None:
         task, self._pool = self._pool, None

@@ -10,14 +10,20 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from llmgateway.accounting.ledger.money import EXACT, exact_sum, from_units, to_units
-from llmgateway.accounting.ledger.record import UsageRecord, utc
-from llmgateway.accounting.ledger.store import SpentColumn, UsageTotal, check_dimensions
+from llmgateway.accounting.ledger.record import FIELD_NAMES, UsageRecord, utc
+from llmgateway.accounting.ledger.store import (
+    SpentColumn,
+    UsageBucket,
+    UsageTotal,
+    check_bucket,
+    check_dimensions,
+)
 
 T = TypeVar("T")
 
@@ -46,6 +52,16 @@ def _row(r: UsageRecord) -> tuple[Any, ...]:
         str(r.cost_compute), str(r.cost_abandoned), str(r.cost_total), to_units(r.cost_total),
         r.currency, int(r.estimated), r.latency_ms, r.ttft_ms, r.attempts,
     )  # fmt: skip
+
+
+def _record(row: tuple[Any, ...]) -> UsageRecord:
+    values = dict(zip(FIELD_NAMES, row, strict=True))
+    values["created_at"] = datetime.fromisoformat(values["created_at"])
+    for name in ("stream", "estimated"):
+        values[name] = bool(values[name])
+    for name in ("cost_input", "cost_output", "cost_compute", "cost_abandoned", "cost_total"):
+        values[name] = Decimal(values[name])
+    return UsageRecord(**values)
 
 
 def _dimension(name: str) -> str:
@@ -124,9 +140,13 @@ class SqliteLedgerStore:
             await self._call(self._write, list(records))
 
     # -- reads ----------------------------------------------------------------------------------
-    def _totals(self, group_by: Sequence[str], where_sql: str, params: list[Any]) -> list[UsageTotal]:
+    def _grouped(
+        self, dims: list[str], where_sql: str, params: list[Any]
+    ) -> dict[tuple[Any, ...], UsageTotal]:
+        """Sums per distinct value of the SQL expressions ``dims`` (currency is appended), keyed by
+        those values; each total's ``group`` is left for the caller to fill."""
         db = self._db()
-        dims = [_dimension(name) for name in group_by] + ["currency"]
+        dims = [*dims, "currency"]
         select = ", ".join(dims)
         query = (
             f"SELECT {select}, COUNT(*), SUM(outcome != 'ok'), SUM(cache = 'hit'), SUM(prompt_tokens), "
@@ -149,7 +169,7 @@ class SqliteLedgerStore:
             group = row[:width]
             calls, errors, hits, prompt, completion, units, missing = row[width:]
             totals[group] = UsageTotal(
-                group=dict(zip(group_by, group[:-1], strict=True)),
+                group={},
                 calls=calls,
                 errors=errors,
                 cache_hits=hits,
@@ -168,6 +188,12 @@ class SqliteLedgerStore:
             for row in extra:
                 total = totals[row[:width]]
                 total.cost = EXACT.add(total.cost, Decimal(row[width]))
+        return totals
+
+    def _totals(self, group_by: Sequence[str], where_sql: str, params: list[Any]) -> list[UsageTotal]:
+        totals = self._grouped([_dimension(name) for name in group_by], where_sql, params)
+        for key, total in totals.items():
+            total.group = dict(zip(group_by, key[:-1], strict=True))
         return sorted(totals.values(), key=lambda t: [(v is None, v or "") for v in t.group.values()])
 
     async def totals(
@@ -189,6 +215,50 @@ class SqliteLedgerStore:
             raise ValueError("spent() needs a value with a column")
         totals = await self.totals([], since=since, where=where)
         return exact_sum([t.cost for t in totals])
+
+    # -- dashboard reads --------------------------------------------------------------------------
+    def _timeseries(
+        self, bucket_seconds: int, group_by: str | None, where_sql: str, params: list[Any]
+    ) -> list[UsageBucket]:
+        # Seconds since the epoch of the stored fixed-width text, rounded down to the bucket.
+        bucket = f"(CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) / {bucket_seconds})"
+        dims = [bucket] + ([_dimension(group_by)] if group_by else [])
+        buckets = [
+            UsageBucket(
+                start=datetime.fromtimestamp(key[0] * bucket_seconds, timezone.utc),
+                group=key[1] if group_by else None,
+                calls=total.calls,
+                errors=total.errors,
+                cache_hits=total.cache_hits,
+                prompt_tokens=total.prompt_tokens,
+                completion_tokens=total.completion_tokens,
+                cost=total.cost,
+                currency=total.currency,
+            )
+            for key, total in self._grouped(dims, where_sql, params).items()
+        ]
+        return sorted(buckets, key=lambda b: (b.start, b.group is None, b.group or "", b.currency))
+
+    async def timeseries(
+        self,
+        bucket_seconds: int,
+        since: datetime,
+        until: datetime | None = None,
+        group_by: str | None = None,
+    ) -> list[UsageBucket]:
+        check_bucket(bucket_seconds, group_by)
+        where_sql, params = _filters(since, until, None)
+        return await self._call(self._timeseries, int(bucket_seconds), group_by, where_sql, params)
+
+    def _recent(self, limit: int) -> list[UsageRecord]:
+        columns = ", ".join(f'"{name}"' for name in FIELD_NAMES)
+        query = f'SELECT {columns} FROM "{self.table}" ORDER BY created_at DESC, id LIMIT ?'
+        return [_record(row) for row in self._db().execute(query, (limit,))]
+
+    async def recent(self, limit: int) -> list[UsageRecord]:
+        if limit < 1:
+            return []
+        return await self._call(self._recent, int(limit))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def _close(self) -> None:

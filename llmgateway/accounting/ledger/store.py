@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from llmgateway.accounting.ledger.record import UsageRecord
 
@@ -23,6 +23,22 @@ class UsageTotal:
     group: dict[str, str | None]
     calls: int = 0
     errors: int = 0  # outcome other than "ok"
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = field(default_factory=Decimal)
+    currency: str = "USD"
+
+
+@dataclass(slots=True)
+class UsageBucket:
+    """Totals of one time bucket (and group): ``start`` is the bucket's first instant (aware, UTC),
+    a multiple of the bucket size since the Unix epoch."""
+
+    start: datetime
+    group: str | None
+    calls: int = 0
+    errors: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -51,6 +67,31 @@ class LedgerStore(Protocol):
         ``column`` is None), from ``since`` on. Sums across currencies."""
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class UsageHistory(Protocol):
+    """What a store answers for the dashboard, in SQL, without loading the records."""
+
+    async def timeseries(
+        self,
+        bucket_seconds: int,
+        since: datetime,
+        until: datetime | None = None,
+        group_by: str | None = None,
+    ) -> list[UsageBucket]:
+        """Totals per time bucket (and per value of ``group_by``, one of GROUP_COLUMNS), ``since``
+        inclusive, ``until`` exclusive; sorted by bucket, then group. Empty buckets are absent."""
+
+    async def recent(self, limit: int) -> list[UsageRecord]:
+        """The ``limit`` newest records, newest first."""
+
+
+def check_bucket(bucket_seconds: int, group_by: str | None) -> None:
+    if bucket_seconds < 1:
+        raise ValueError("bucket_seconds must be at least 1")
+    if group_by is not None:
+        check_dimensions([group_by], None)
 
 
 def check_dimensions(group_by: Sequence[str], where: Mapping[str, str] | None) -> None:

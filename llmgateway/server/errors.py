@@ -1,0 +1,113 @@
+"""OpenAI-shaped error answers for every failure the proxy can meet, sent straight over ASGI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from llmgateway.config import format_location
+from llmgateway.errors import GatewayError, RateLimitError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import Send
+
+logger = logging.getLogger("llmgateway.server")
+
+JSON_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
+_HTTP_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+}
+
+
+def error_body(
+    message: str, error_type: str, *, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def _param(error: GatewayError) -> str | None:
+    """The request field a validation error is about (``messages.[0].role``), for ``param``."""
+    cause = error.__cause__
+    if isinstance(cause, ValidationError):
+        errors = cause.errors()
+        if errors and errors[0]["loc"]:
+            return format_location(tuple(errors[0]["loc"]))
+    return getattr(error, "param", None)
+
+
+def render(error: GatewayError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """Status, JSON body and headers (Retry-After where the client should wait)."""
+    body = error.to_openai_body()
+    if body["error"].get("param") is None:
+        body["error"]["param"] = _param(error)
+    headers = list(JSON_HEADERS)
+    if isinstance(error, (RateLimitError, ServiceUnavailableError)) and error.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
+        headers.append((b"retry-after-ms", str(int(error.retry_after * 1000)).encode()))
+    return error.status_code, json.dumps(body).encode(), headers
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*(headers or JSON_HEADERS), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, error: GatewayError) -> None:
+    status, body, headers = render(error)
+    await send_json(send, status, body, headers)
+
+
+def internal_error_body() -> bytes:
+    return json.dumps(
+        error_body(
+            "the gateway failed unexpectedly; the error is in its log. Retry, and report it if it "
+            "persists",
+            "server_error",
+            code="internal_error",
+        )
+    ).encode()
+
+
+# Starlette exception handlers: unknown routes and methods, and the last-resort catch-all.
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    from starlette.exceptions import HTTPException
+    from starlette.responses import Response
+
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    if status == 404:
+        message = f"no route {request.method} {request.url.path}; the API lives under /v1"
+    elif status == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(getattr(exc, "detail", "")) or "request failed"
+    body = error_body(message, _HTTP_TYPES.get(status, "api_error"), code=f"http_{status}")
+    return Response(json.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    from starlette.responses import Response
+
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response(internal_error_body(), status_code=500, media_type="application/json")
