@@ -63,9 +63,7 @@ def parse_wrk(output: str) -> WrkResult:
         for m in re.finditer(rf"^\s*([0-9.]+)%\s+{_TIME}\s*$", output, re.MULTILINE)
     }
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
-    sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     socket_errors = (
         dict(zip(("connect", "read", "write", "timeout"), map(int, sockets.groups()), strict=True))
         if sockets
@@ -103,12 +101,13 @@ def run_wrk(
     *,
     threads: int,
     connections: int,
-    seconds: float,
+    seconds: int,
     latency: bool = False,
     cpus: str | None = None,
 ) -> WrkResult:
-    """One wrk run against ``url``; ``cpus`` pins it (taskset list, e.g. ``"0"``)."""
-    command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script)]
+    """One wrk run of ``seconds`` (wrk takes whole seconds) against ``url``; ``cpus`` pins it
+    (a taskset CPU list, e.g. ``"0"``)."""
+    command = [WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, int(seconds))}s", "-s", str(script)]
     if latency:
         command.append("--latency")
     command.append(url)
