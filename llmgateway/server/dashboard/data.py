@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +70,8 @@ def _window(chosen: TimeRange, now: datetime) -> tuple[datetime, list[datetime]]
     size = chosen.bucket_seconds
     last = int(now.timestamp()) // size * size
     first = last - (chosen.seconds // size - 1) * size
-    starts = [datetime.fromtimestamp(first + i * size, timezone.utc) for i in range((last - first) // size + 1)]
+    count = (last - first) // size + 1
+    starts = [datetime.fromtimestamp(first + i * size, timezone.utc) for i in range(count)]
     return starts[0], starts
 
 
@@ -79,13 +80,13 @@ def _unavailable(message: str) -> dict[str, Any]:
 
 
 async def summary(gateway: Gateway, chosen: TimeRange, now: datetime | None = None) -> dict[str, Any]:
-    store = _history(gateway)
-    if isinstance(store, str):
-        return _unavailable(store)
+    ledger = gateway.services.ledger
+    if ledger is None:
+        return _unavailable(NO_LEDGER)
     from llmgateway.accounting.ledger.money import exact_sum
 
     since, _ = _window(chosen, now or datetime.now(timezone.utc))
-    totals = await gateway.services.ledger.store.totals([], since=since)  # type: ignore[union-attr]
+    totals = await ledger.store.totals([], since=since)  # one row per currency
     cost: dict[str, Decimal] = {}
     for total in totals:
         cost[total.currency] = exact_sum([total.cost], cost.get(total.currency))
@@ -236,6 +237,3 @@ def deployments(gateway: Gateway) -> dict[str, Any]:
             )
     return {"deployments": items, "generated_at": datetime.now(timezone.utc).isoformat()}
 
-
-def uptime(started_at: float) -> timedelta:
-    return timedelta(seconds=max(0.0, time.time() - started_at))
