@@ -17,8 +17,7 @@ class ClientGone(Exception):
 
 def too_large(limit: int) -> BadRequestError:
     return BadRequestError(
-        f"request body is larger than the limit of {limit} bytes; send less, or raise "
-        "server.max_body_bytes",
+        f"request body is larger than the limit of {limit} bytes; send less, or raise server.max_body_bytes",
         status_code=413,
         code="request_too_large",
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from llmgateway.config import format_location
-from llmgateway.errors import GatewayError, RateLimitError, ServiceUnavailableError
+from llmgateway.errors import GatewayError, RateLimitError, ServiceUnavailableError, UpstreamServerError
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -55,7 +55,10 @@ def render(error: GatewayError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     if isinstance(error, (RateLimitError, ServiceUnavailableError)) and error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
         headers.append((b"retry-after-ms", str(int(error.retry_after * 1000)).encode()))
-    return error.status_code, json.dumps(body).encode(), headers
+    status = error.status_code
+    if isinstance(error, UpstreamServerError) and status not in (502, 503, 504):
+        status = 502  # the upstream failed, not this gateway: a 500 here would blame the proxy
+    return status, json.dumps(body).encode(), headers
 
 
 async def send_json(
@@ -79,8 +82,7 @@ async def send_error(send: Send, error: GatewayError) -> None:
 def internal_error_body() -> bytes:
     return json.dumps(
         error_body(
-            "the gateway failed unexpectedly; the error is in its log. Retry, and report it if it "
-            "persists",
+            "the gateway failed unexpectedly; the error is in its log. Retry, and report it if it persists",
             "server_error",
             code="internal_error",
         )

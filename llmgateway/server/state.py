@@ -1,11 +1,14 @@
-"""Everything one proxy app holds, on ``app.state.server`` (no module-level state): built in the
-app's lifespan, so each uvicorn worker has its own gateway and connections."""
+"""Everything one proxy app holds, on ``app.state.server`` (no module-level state): built by
+``create_app``, so each uvicorn worker has its own gateway and connections."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from llmgateway.server.call_log import CallLog
+from llmgateway.server.metrics import Metrics
 
 if TYPE_CHECKING:
     from llmgateway.client import Gateway
@@ -19,5 +22,17 @@ class ServerState:
     config: ServerConfig
     authenticator: Authenticator
     started_at: float = field(default_factory=time.time)
-    # Parts added by the server's modules (metrics, recent calls, key store, ...).
+    # Parts added by the server's modules (recent calls, key store, ...).
     parts: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    # Set when the app has started (lifespan) and cleared when it begins to shut down.
+    ready: bool = False
+    calls: CallLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.calls = CallLog(
+            self.metrics,
+            self.gateway._dispatcher.routes,
+            log_calls=self.config.log_calls,
+            log_prompts=self.config.log_prompts,
+        )

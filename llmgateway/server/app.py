@@ -1,0 +1,119 @@
+"""``create_app``: the proxy's ASGI app factory (Starlette).
+
+Everything the app holds hangs off the app (``app.state.server``): two apps in one process never
+share state, and each uvicorn worker builds its own. The gateway is built here (its connections
+open lazily on the worker's loop) so the admin API and the dashboard get the whole state when their
+routes are made; the lifespan marks the app ready and, on shutdown, drains the calls in flight and
+writes the usage ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from llmgateway.config import GatewayConfig, load_config, parse_config
+from llmgateway.server.auth import build_authenticator
+from llmgateway.server.errors import http_exception, unexpected
+from llmgateway.server.health import health_routes, metrics_routes
+from llmgateway.server.routes_openai import openai_routes
+from llmgateway.server.state import ServerState
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.routing import BaseRoute
+
+    from llmgateway.client import Gateway
+
+logger = logging.getLogger("llmgateway.server")
+AppConfig = Union[GatewayConfig, str, Path, Mapping[str, Any], None]
+
+
+def resolve_config(config: AppConfig, gateway: Gateway | None = None) -> GatewayConfig:
+    """A GatewayConfig from a file path, a dict, or nothing (the injected gateway's, else the
+    embedded default: the bundled local model)."""
+    if isinstance(config, GatewayConfig):
+        return config
+    if isinstance(config, (str, Path)):
+        return load_config(config)
+    if config is not None:
+        return parse_config(dict(config))
+    if gateway is not None and gateway.config is not None:
+        return gateway.config
+    from llmgateway.server.embedded import embedded_config
+
+    return parse_config(embedded_config(), source="embedded default config")
+
+
+def _optional_routes(state: ServerState) -> list[BaseRoute]:
+    """The admin API (/admin) and the dashboard (/ui), only behind a master key."""
+    from starlette.routing import Mount
+
+    from llmgateway.server.body_limit import BodyLimit
+
+    if not state.config.master_key:
+        return []
+    mounts: list[BaseRoute] = []
+    limit = state.config.max_body_bytes
+    try:
+        from llmgateway.server.admin import admin_routes
+    except ImportError:
+        logger.debug("admin API not available")
+    else:
+        from starlette.routing import Router
+
+        mounts.append(Mount("/admin", app=BodyLimit(Router(routes=admin_routes(state)), limit)))
+    if state.config.dashboard:
+        try:
+            from llmgateway.server.dashboard import dashboard_routes
+        except ImportError:
+            logger.debug("dashboard not available")
+        else:
+            from starlette.routing import Router
+
+            mounts.append(Mount("/ui", app=BodyLimit(Router(routes=dashboard_routes(state)), limit)))
+    return mounts
+
+
+def create_app(config: AppConfig = None, *, gateway: Gateway | None = None) -> Starlette:
+    """The proxy app. ``config``: a GatewayConfig, a YAML path or a dict (None: the embedded
+    default). Pass ``gateway`` to serve one you built (tests); the app then leaves closing it to
+    you."""
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+
+    resolved = resolve_config(config, gateway)
+    owned = gateway is None
+    if gateway is None:
+        from llmgateway.client import Gateway
+
+        gateway = Gateway(resolved)
+    state = ServerState(
+        gateway=gateway, config=resolved.server, authenticator=build_authenticator(resolved.server)
+    )
+    drain = resolved.shutdown.drain_seconds
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.ready = True
+        try:
+            yield
+        finally:
+            state.ready = False
+            try:
+                if owned:
+                    await state.gateway.shutdown(drain)
+            finally:
+                await state.authenticator.aclose()
+
+    routes = [*openai_routes(state), *health_routes(state), *metrics_routes(state), *_optional_routes(state)]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception, Exception: unexpected},
+    )
+    app.state.server = state
+    return app

@@ -1,0 +1,74 @@
+"""Run the proxy under uvicorn (uvloop event loop, httptools HTTP parser).
+
+uvicorn imports ``app_from_env`` in each worker process and calls it (``factory=True``), so
+``--workers N`` gives N independent apps; the config path travels in an environment variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+CONFIG_ENV = "LLMGATEWAY_SERVER_CONFIG"
+FACTORY = "llmgateway.server.runner:app_from_env"
+
+
+def app_from_env() -> Starlette:
+    """The app of one worker: the config file named by ``LLMGATEWAY_SERVER_CONFIG``, or the
+    embedded default when it is unset or empty."""
+    from llmgateway.server.app import create_app
+
+    return create_app(os.environ.get(CONFIG_ENV) or None)
+
+
+def configure_logging(level: str) -> None:
+    """Plain lines on stderr for the server's own logs; the call log as bare JSON lines on stdout,
+    one per call, ready for a log shipper."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    calls = logging.getLogger("llmgateway.calls")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    calls.addHandler(handler)
+    calls.setLevel(logging.INFO)
+    calls.propagate = False
+
+
+def serve(
+    config_path: str | None,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve until SIGTERM / Ctrl-C; then calls in flight finish and the ledger is written.
+    Host, port and workers default to the config's ``server`` section."""
+    import uvicorn
+
+    from llmgateway.config import load_config
+    from llmgateway.server.settings import ServerConfig
+
+    # Read once here, so a broken file fails before any worker starts.
+    server = load_config(config_path).server if config_path else ServerConfig()
+    if config_path:
+        os.environ[CONFIG_ENV] = os.path.abspath(config_path)
+    else:
+        os.environ.pop(CONFIG_ENV, None)
+    configure_logging(log_level)
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host or server.host,
+        port=server.port if port is None else port,
+        workers=workers or server.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=log_level,
+        log_config=None,
+        timeout_graceful_shutdown=None,
+    )

@@ -1,0 +1,64 @@
+"""A ChatStream written to the client as server-sent events, straight over ASGI: one
+``data: {json}`` event per chunk, then ``data: [DONE]``. A failure after the first event goes out
+as an ``error`` event (the status line has already gone); a client that leaves closes the stream
+and with it the upstream call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from llmgateway.errors import GatewayError
+from llmgateway.server.disconnect import DisconnectWatch
+from llmgateway.sse import SSE_DONE
+from llmgateway.types import ChatCompletionChunk
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Send
+
+    from llmgateway.streaming import ChatStream
+
+logger = logging.getLogger("llmgateway.server")
+
+SSE_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def _encode(chunk: ChatCompletionChunk) -> bytes:
+    return b"data: " + chunk.__pydantic_serializer__.to_json(chunk, exclude_none=True) + b"\n\n"
+
+
+async def send_stream(
+    stream: ChatStream, headers: list[tuple[bytes, bytes]], receive: Receive, send: Send
+) -> tuple[str, GatewayError | None]:
+    """Send the stream; returns its outcome (``completed``, ``client_closed`` or ``failed``) and
+    the error that broke it off, if any."""
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    watch = DisconnectWatch(receive)
+    outcome = "completed"
+    failure: GatewayError | None = None
+    try:
+        try:
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": _encode(chunk), "more_body": True})
+        except GatewayError as exc:
+            outcome, failure = "failed", exc
+        watch.stop()
+        if failure is None:
+            await send({"type": "http.response.body", "body": SSE_DONE})
+        else:
+            event = b"data: " + json.dumps(failure.to_openai_body()).encode() + b"\n\n"
+            await send({"type": "http.response.body", "body": event})
+    except asyncio.CancelledError:
+        if not watch.absorb():
+            raise
+        outcome = "client_closed"
+    finally:
+        watch.stop()
+        await stream.aclose()
+    return outcome, failure
