@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -67,6 +67,7 @@ class KeyUpdate(BaseModel):
     tpm: float | None = Field(default=None, gt=0)
     budget: KeyBudget | None = None
     expires_at: datetime | None = None
+    expires_in_days: float | None = Field(default=None, gt=0, description="Sets expires_at from now")
     metadata: dict[str, Any] | None = None
 
     @field_validator("expires_at")
@@ -82,9 +83,16 @@ class KeyUpdate(BaseModel):
         return list(dict.fromkeys(value)) if value is not None else None
 
     @model_validator(mode="after")
-    def _name_not_cleared(self) -> KeyUpdate:
+    def _check(self) -> KeyUpdate:
         if "name" in self.model_fields_set and self.name is None:
             raise ValueError("name cannot be cleared; give a new name")
+        if self.expires_in_days is not None:
+            if self.expires_at is not None:
+                raise ValueError("give expires_at or expires_in_days, not both")
+            self.expires_at = utcnow() + timedelta(days=self.expires_in_days)
+            self.expires_in_days = None
+            self.model_fields_set.add("expires_at")
+        self.model_fields_set.discard("expires_in_days")
         return self
 
     def changes(self) -> dict[str, Any]:
@@ -105,7 +113,10 @@ class KeySpec(KeyUpdate):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def validated(model: type[KeyUpdate], data: Mapping[str, Any]) -> KeyUpdate:
+U = TypeVar("U", bound="KeyUpdate")
+
+
+def validated(model: type[U], data: Mapping[str, Any]) -> U:
     """``model`` from ``data``, or a 400 that names every bad field."""
     from llmgateway.config import describe_validation_error
 

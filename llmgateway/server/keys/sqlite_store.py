@@ -40,7 +40,7 @@ def _to_sql(name: str, value: Any) -> Any:
     return value
 
 
-def _from_sql(row: sqlite3.Row) -> KeyRecord:
+def _from_sql(row: tuple[Any, ...]) -> KeyRecord:
     values: dict[str, Any] = dict(zip(COLUMNS, row, strict=True))
     for name in COLUMNS:
         value = values[name]

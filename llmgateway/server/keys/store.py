@@ -39,9 +39,7 @@ class KeyStore(Protocol):
 def mint(spec: KeySpec | Mapping[str, Any]) -> tuple[KeyRecord, str]:
     """A new record for ``spec`` and its full key."""
     if not isinstance(spec, KeySpec):
-        checked = validated(KeySpec, spec)
-        assert isinstance(checked, KeySpec)
-        spec = checked
+        spec = validated(KeySpec, spec)
     key_id, secret = new_key_id(), new_secret()
     record = KeyRecord(
         id=key_id,

@@ -1,0 +1,199 @@
+"""The admin API, mounted at ``/admin`` apart from the public routes: virtual keys and their usage.
+Every route needs the master key (``Authorization: Bearer <master key>``): none gets 401, a
+virtual key 403. Errors are OpenAI-shaped JSON.
+
+    POST   /keys              create (201; the full key is in the answer, and only there)
+    GET    /keys              list (?include_revoked=true for revoked ones too)
+    GET    /keys/{id}         one key
+    PATCH  /keys/{id}         change name, team, models, rpm, tpm, budget, expiry, metadata
+    DELETE /keys/{id}         revoke
+    GET    /keys/{id}/usage   the key's totals by model from the usage ledger
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from llmgateway.errors import BadRequestError, GatewayError, NotFoundError, PermissionDeniedError
+from llmgateway.server.auth import KeyAuthenticator
+from llmgateway.server.keys.model import KeySpec, KeyUpdate, validated
+from llmgateway.server.keys.secrets import is_key_id
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
+    from llmgateway.server.keys.model import KeyRecord
+    from llmgateway.server.keys.store import KeyStore
+    from llmgateway.server.state import ServerState
+
+Endpoint = Callable[["Request"], Awaitable["Response"]]
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    from starlette.responses import Response
+
+    return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+
+def _money(amount: Decimal) -> str:
+    return format(amount, "f")
+
+
+class AdminApi:
+    """The admin endpoints over one server state."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    async def _require_master(self, request: Request) -> None:
+        principal = await self.state.authenticator.authenticate(request.headers.get("authorization"))
+        if not principal.master:
+            raise PermissionDeniedError(
+                "the admin API needs the master key; a virtual key cannot manage keys",
+                code="master_key_required",
+            )
+
+    def guarded(self, endpoint: Endpoint) -> Endpoint:
+        """``endpoint`` behind the master key, with gateway errors as OpenAI-style answers."""
+
+        async def run(request: Request) -> Response:
+            try:
+                await self._require_master(request)
+                return await endpoint(request)
+            except GatewayError as exc:
+                return _json(exc.to_openai_body(), exc.status_code)
+
+        return run
+
+    def _store(self) -> KeyStore:
+        authenticator = self.state.authenticator
+        if not isinstance(authenticator, KeyAuthenticator):
+            raise NotFoundError(
+                "virtual keys are off: add a server.keys section to the config (e.g. "
+                "keys: {backend: sqlite, path: llmgateway_keys.sqlite}) and restart",
+                code="keys_disabled",
+            )
+        return authenticator.store
+
+    def _invalidate(self, key_id: str) -> None:
+        authenticator = self.state.authenticator
+        if isinstance(authenticator, KeyAuthenticator):
+            authenticator.invalidate(key_id)
+
+    @staticmethod
+    async def _body(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        try:
+            data = json.loads(raw or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequestError("the request body is not valid JSON", code="invalid_json") from None
+        if not isinstance(data, dict):
+            raise BadRequestError("the request body must be a JSON object", code="invalid_json")
+        return data
+
+    def _check_models(self, names: Iterable[str] | None) -> None:
+        config = self.state.gateway.config
+        if config is None or not names:
+            return
+        unknown = sorted(set(names) - set(config.models))
+        if unknown:
+            raise BadRequestError(
+                f"unknown model(s) {', '.join(map(repr, unknown))}; this gateway serves "
+                f"{', '.join(sorted(config.models))}",
+                code="unknown_model",
+            )
+
+    @staticmethod
+    def _key_id(request: Request) -> str:
+        key_id = str(request.path_params["key_id"])
+        if not is_key_id(key_id):
+            raise NotFoundError(f"no virtual key {key_id!r}: a key id is 12 characters a-z, 2-7")
+        return key_id
+
+    @staticmethod
+    def _found(record: KeyRecord | None, key_id: str) -> KeyRecord:
+        if record is None:
+            raise NotFoundError(f"no virtual key {key_id!r}", code="key_not_found")
+        return record
+
+    # -- endpoints ------------------------------------------------------------------------------------
+    async def create(self, request: Request) -> Response:
+        spec = validated(KeySpec, await self._body(request))
+        self._check_models(spec.models)
+        record, key = await self._store().create(spec)
+        return _json({**record.public(), "key": key}, 201)
+
+    async def list(self, request: Request) -> Response:
+        include = request.query_params.get("include_revoked", "false").lower() in ("1", "true", "yes")
+        records = await self._store().list(include_revoked=include)
+        return _json({"object": "list", "data": [record.public() for record in records]})
+
+    async def show(self, request: Request) -> Response:
+        key_id = self._key_id(request)
+        return _json(self._found(await self._store().get(key_id), key_id).public())
+
+    async def update(self, request: Request) -> Response:
+        key_id = self._key_id(request)
+        fields = validated(KeyUpdate, await self._body(request)).changes()
+        self._check_models(fields.get("models"))
+        record = await self._store().update(key_id, **fields)
+        self._invalidate(key_id)
+        return _json(self._found(record, key_id).public())
+
+    async def revoke(self, request: Request) -> Response:
+        key_id = self._key_id(request)
+        record = await self._store().revoke(key_id)
+        self._invalidate(key_id)
+        return _json(self._found(record, key_id).public())
+
+    async def usage(self, request: Request) -> Response:
+        key_id = self._key_id(request)
+        self._found(await self._store().get(key_id), key_id)
+        ledger = self.state.gateway.services.ledger
+        if ledger is None:
+            raise NotFoundError(
+                "no usage ledger: add a ledger: section to the config to record usage per key",
+                code="ledger_off",
+            )
+        await ledger.flush()  # count the calls still queued for writing
+        totals = await ledger.store.totals(["model"], where={"key": key_id})
+        return _json(
+            {
+                "object": "list",
+                "key": key_id,
+                "data": [
+                    {
+                        "model": total.group.get("model"),
+                        "calls": total.calls,
+                        "errors": total.errors,
+                        "cache_hits": total.cache_hits,
+                        "prompt_tokens": total.prompt_tokens,
+                        "completion_tokens": total.completion_tokens,
+                        "cost": _money(total.cost),
+                        "currency": total.currency,
+                    }
+                    for total in totals
+                ],
+            }
+        )
+
+
+def admin_routes(state: ServerState) -> list[BaseRoute]:
+    """The admin routes, with paths relative to their ``/admin`` mount."""
+    from starlette.routing import Route
+
+    api = AdminApi(state)
+    return [
+        Route("/keys", api.guarded(api.create), methods=["POST"]),
+        Route("/keys", api.guarded(api.list), methods=["GET"]),
+        Route("/keys/{key_id}", api.guarded(api.show), methods=["GET"]),
+        Route("/keys/{key_id}", api.guarded(api.update), methods=["PATCH"]),
+        Route("/keys/{key_id}", api.guarded(api.revoke), methods=["DELETE"]),
+        Route("/keys/{key_id}/usage", api.guarded(api.usage), methods=["GET"]),
+    ]
