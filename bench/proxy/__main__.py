@@ -34,6 +34,7 @@ from bench.proxy.load import WrkResult, lua_script, run_wrk
 from bench.proxy.report import PROXY, VARIANTS, profile_summary, profile_table, summarize, table
 from bench.proxy.servers import (
     Server,
+    cli_has_serve,
     create_virtual_key,
     memory_mb,
     new_master_key,
@@ -107,7 +108,7 @@ def _profile(
 ) -> dict[str, Any]:
     """A fresh proxy under cProfile: warmed up, profiled from SIGUSR1 through one wrk run."""
     stats.unlink(missing_ok=True)
-    proxy = start_proxy(config_path, free_port(), server_cpus, profile=stats)
+    proxy = start_proxy(config_path, free_port(), server_cpus, cli=False, profile=stats)
     try:
         wait_ready(proxy, BODY, headers)
         run_wrk(proxy.url, script, threads=2, connections=32, seconds=args.warmup, cpus=load_cpus)
@@ -133,6 +134,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             wait_listening(mock)
             config = proxy_config(mock.url, tmp, new_master_key())
             key, auth = create_virtual_key(config)  # before the proxy opens the store
+            cli = cli_has_serve()
+            launcher = (
+                "llmgateway serve" if cli else "llmgateway.server.runner.serve (no `llmgateway serve` yet)"
+            )
             token = key or config["server"]["master_key"]
             config_path = write_config(config, tmp / "proxy.yaml")
             headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
@@ -141,7 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             servers = {
                 "floor-aiohttp": start_floor("aiohttp", mock.url, free_port(), server_cpus),
                 "floor-httpx": start_floor("httpx", mock.url, free_port(), server_cpus),
-                PROXY: start_proxy(config_path, free_port(), server_cpus),
+                PROXY: start_proxy(config_path, free_port(), server_cpus, cli=cli),
             }
             for server in servers.values():
                 answer = json.loads(wait_ready(server, BODY, headers))
@@ -174,6 +179,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "pinning": "server under test on CPU 1; wrk and the mock upstream on CPU 0" if pin else "none",
         "auth": auth,
+        "proxy_launched_by": launcher,
         "wrk": {
             "busy": "-t2 -c32",
             "latency": "-t1 -c1 --latency",
@@ -198,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-out", help="keep the proxy's pstats file here")
     args = parser.parse_args(argv)
     result = run(args)
-    print(f"\nproxy authenticated with: {result['auth']}; pinning: {result['pinning']}")
+    print(f"\nproxy: {result['proxy_launched_by']}, authenticated with a {result['auth']}")
+    print(f"pinning: {result['pinning']}")
     print(table(result))
     print(
         f"ledger rows: {result['ledger_rows']} (wrk counted {result['proxy_requests_counted_by_wrk']} "

@@ -2,9 +2,9 @@
 proxy (``llmgateway serve``), each its own process on 127.0.0.1, optionally pinned to CPUs.
 
 Also the proxy's generated config (every book on, no limit ever binding), its virtual key, and
-a profiling launcher: ``python -m bench.proxy.servers --config C --port N --profile OUT`` runs
-``llmgateway.server.runner.serve``, profiles it with cProfile from SIGUSR1 on and writes the
-stats when stopped (SIGINT).
+a launcher: ``python -m bench.proxy.servers --config C --port N [--profile OUT]`` runs
+``llmgateway.server.runner.serve`` (what ``llmgateway serve`` runs); with ``--profile`` it
+profiles with cProfile from SIGUSR1 on and writes the stats when stopped (SIGINT).
 """
 
 from __future__ import annotations
@@ -79,13 +79,23 @@ def start_floor(kind: str, upstream: str, port: int, cpus: str | None) -> Server
     return spawn(f"floor-{kind}", command, f"http://127.0.0.1:{port}/v1/chat/completions", cpus)
 
 
-def start_proxy(config: Path, port: int, cpus: str | None, profile: Path | None = None) -> Server:
-    if profile is None:
+def cli_has_serve() -> bool:
+    """Whether ``llmgateway serve`` is wired into the command line yet."""
+    command = [sys.executable, "-m", "llmgateway", "serve", "--help"]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, check=False).returncode == 0
+
+
+def start_proxy(
+    config: Path, port: int, cpus: str | None, *, cli: bool = True, profile: Path | None = None
+) -> Server:
+    """``llmgateway serve`` when ``cli``, else this module's launcher: the same
+    ``llmgateway.server.runner.serve`` call, optionally profiled."""
+    if cli and profile is None:
         command = [sys.executable, "-m", "llmgateway", "serve", "--config", str(config)]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     else:
         command = [sys.executable, "-m", "bench.proxy.servers", "--config", str(config)]
-        command += ["--port", str(port), "--profile", str(profile)]
+        command += ["--port", str(port)] + (["--profile", str(profile)] if profile else [])
     return spawn("proxy", command, f"http://127.0.0.1:{port}/v1/chat/completions", cpus)
 
 
@@ -217,16 +227,19 @@ def create_virtual_key(config: dict[str, Any]) -> tuple[str | None, str]:
 
 
 def _profiled_serve(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="llmgateway serve under cProfile (one worker)")
+    parser = argparse.ArgumentParser(description="llmgateway serve (one worker), maybe under cProfile")
     parser.add_argument("--config", required=True)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--profile", required=True, help="where the pstats file goes")
+    parser.add_argument("--profile", help="profile from SIGUSR1 on; the pstats file goes here")
     args = parser.parse_args(argv)
 
     import cProfile
 
     from llmgateway.server.runner import serve
 
+    if not args.profile:
+        serve(args.config, "127.0.0.1", args.port, 1)
+        return
     profiler = cProfile.Profile()
     # Enabled on SIGUSR1, once warm, so start-up and imports stay out of the per-request picture.
     # The handler runs on the main thread, where the event loop runs every request.
