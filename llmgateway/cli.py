@@ -1,5 +1,6 @@
 """The ``llmgateway`` command. Subcommands: ``check`` (validate a config), ``chat`` (one call),
-``usage`` (totals from the usage ledger) and ``backend serve`` (the local model server).
+``usage`` (totals from the usage ledger), ``keys`` (the proxy's virtual keys) and ``backend serve``
+(the local model server).
 
 Later subcommands (serve, compare, usage, keys, backend) plug in the same way: a function that
 adds its parser and one that runs it.
@@ -81,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("prompt", help="the user message")
     chat.set_defaults(run=lambda a: asyncio.run(_chat_call(a)))
 
+    from llmgateway.server.keys_cli import add_keys_parser
     from llmgateway.usage_cli import add_usage_parser
 
     add_usage_parser(commands)
+    add_keys_parser(commands)
 
     backend = commands.add_parser("backend", help="the bundled local model backend")
     backend_commands = backend.add_subparsers(dest="backend_command", metavar="COMMAND", required=True)

@@ -190,7 +190,10 @@ class KeyRecord:
         limits = None
         if self.rpm is not None or self.tpm is not None:
             # A key over its limit is refused at once (429), not queued: a client retries itself.
-            limits = RateLimits(rpm=self.rpm, tpm=self.tpm, max_wait=0)
+            # Ten seconds' worth of requests may come back to back: "60 a minute" should not mean
+            # "one a second, exactly".
+            burst = max(1, int(self.rpm / 6)) if self.rpm is not None else 1
+            limits = RateLimits(rpm=self.rpm, tpm=self.tpm, burst=burst, max_wait=0)
         budgets: tuple[BudgetConfig, ...] = ()
         if self.budget is not None:
             b = self.budget

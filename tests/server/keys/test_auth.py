@@ -75,7 +75,7 @@ async def test_master_key_and_a_virtual_key_with_its_limits_and_budget(store: Ke
     assert not principal.master and principal.models == frozenset({"chat"})
     assert principal.allows("chat") and not principal.allows("other")
     assert (caller.key, caller.team) == (record.id, "research")
-    assert caller.limits == RateLimits(rpm=30, tpm=5000, max_wait=0)
+    assert caller.limits == RateLimits(rpm=30, tpm=5000, burst=5, max_wait=0)  # ten seconds of requests
     assert caller.budgets == (
         BudgetConfig(scope="key", name=record.id, period="day", soft=Decimal(1), hard=Decimal(2)),
     )
