@@ -43,7 +43,11 @@ def gateway_config(tmp_path: Path, *, ledger: bool = True) -> dict[str, Any]:
         "server": {"master_key": MASTER},
     }
     if ledger:
-        config["ledger"] = {"backend": "sqlite", "path": str(tmp_path / "usage.sqlite"), "flush_interval": 0.05}
+        config["ledger"] = {
+            "backend": "sqlite",
+            "path": str(tmp_path / "usage.sqlite"),
+            "flush_interval": 0.05,
+        }
     return config
 
 
@@ -52,7 +56,9 @@ async def make_calls(gateway: Gateway) -> int:
     for model, key, count in CALLS:
         for i in range(count):
             await gateway.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": f"hello number {i} from {key}"}], caller=key
+                model=model,
+                messages=[{"role": "user", "content": f"hello number {i} from {key}"}],
+                caller=key,
             )
             made += 1
     if gateway.services.ledger is not None:
@@ -63,7 +69,9 @@ async def make_calls(gateway: Gateway) -> int:
 def server_state(gateway: Gateway) -> ServerState:
     assert gateway.config is not None
     server = gateway.config.server
-    return ServerState(gateway=gateway, config=server, authenticator=MasterKeyAuthenticator(server.master_key))
+    return ServerState(
+        gateway=gateway, config=server, authenticator=MasterKeyAuthenticator(server.master_key)
+    )
 
 
 def dashboard_app(state: ServerState) -> Starlette:

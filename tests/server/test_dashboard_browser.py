@@ -147,7 +147,9 @@ def test_dashboard_draws_its_charts_in_chromium(served: ServerThread, tmp_path: 
     assert any("ServerError" in row for row in rows)  # an older failed call from the history
 
     shot = tmp_path / "dashboard.png"
-    run_chromium(tmp_path / "profile-shot", f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", url)
+    run_chromium(
+        tmp_path / "profile-shot", f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", url
+    )
     width, height, pixels = png_size_and_pixels(shot)
     assert (width, height) == WINDOW
     assert shot.stat().st_size > 20_000  # a blank page compresses to a few KB

@@ -236,4 +236,3 @@ def deployments(gateway: Gateway) -> dict[str, Any]:
                 }
             )
     return {"deployments": items, "generated_at": datetime.now(timezone.utc).isoformat()}
-
