@@ -19,14 +19,8 @@ def mock_config(**server: Any) -> dict[str, Any]:
         "models": {
             "chat": {"deployments": [{"name": "mock-chat", "provider": "mock"}]},
             "other": {"deployments": [{"name": "mock-other", "provider": "mock"}]},
-            "slow": {
-                "deployments": [{"name": "mock-slow", "provider": "mock", "settings": {}}]
-            },
-            "slowstream": {
-                "deployments": [
-                    {"name": "mock-slowstream", "provider": "mock", "settings": {}}
-                ]
-            },
+            "slow": {"deployments": [{"name": "mock-slow", "provider": "mock", "settings": {}}]},
+            "slowstream": {"deployments": [{"name": "mock-slowstream", "provider": "mock", "settings": {}}]},
             "broken": {
                 "routing": {"retry": {"max_rounds": 1}},
                 "deployments": [
