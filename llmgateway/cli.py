@@ -21,7 +21,7 @@ def _check(args: argparse.Namespace) -> int:
     from llmgateway.client import Gateway
 
     gateway = Gateway(args.config)
-    for route in gateway._dispatcher.routes.values():
+    for route in gateway.routes().values():
         names = ", ".join(f"{d.name} ({d.kind})" for d in route.deployments)
         print(f"{route.model}: {names}")
     asyncio.run(gateway.aclose())

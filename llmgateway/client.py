@@ -355,6 +355,10 @@ class Gateway:
         """The httpx client deployments send through (yours, if you passed one)."""
         return self.http.client
 
+    def routes(self) -> Mapping[str, ModelRoute]:
+        """Each public model name and its route: its deployments and routing settings."""
+        return self._dispatcher.routes
+
     def deployments(self) -> list[Deployment]:
         return [d for route in self._dispatcher.routes.values() for d in route.deployments]
 

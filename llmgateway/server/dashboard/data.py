@@ -208,8 +208,8 @@ def _ms(seconds: float | None) -> float | None:
 def deployments(gateway: Gateway) -> dict[str, Any]:
     """Live health of every deployment, from the router's own statistics (no I/O)."""
     now = time.monotonic()
-    # Which public model each deployment serves. TODO(wiring): use a public Gateway.routes().
-    routes = gateway._dispatcher.routes
+    # Which public model each deployment serves.
+    routes = gateway.routes()
     items = []
     for model, route in routes.items():
         for deployment in route.deployments:
