@@ -1,4 +1,5 @@
-"""The ``llmgateway`` command. Subcommands: ``check`` (validate a config), ``chat`` (one call),
+"""The ``llmgateway`` command. Subcommands: ``serve`` (the OpenAI-compatible proxy), ``check``
+(validate a config), ``chat`` (one call),
 ``usage`` (totals from the usage ledger), ``keys`` (the proxy's virtual keys) and ``backend serve``
 (the local model server).
 
@@ -82,9 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("prompt", help="the user message")
     chat.set_defaults(run=lambda a: asyncio.run(_chat_call(a)))
 
+    from llmgateway.server.cli import add_serve_parser
     from llmgateway.server.keys_cli import add_keys_parser
     from llmgateway.usage_cli import add_usage_parser
 
+    add_serve_parser(commands)
     add_usage_parser(commands)
     add_keys_parser(commands)
 

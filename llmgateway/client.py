@@ -355,6 +355,12 @@ class Gateway:
         """The httpx client deployments send through (yours, if you passed one)."""
         return self.http.client
 
+    @property
+    def pipeline(self) -> Pipeline:
+        """The call path behind the OpenAI-shaped methods (the proxy calls it directly, with
+        requests it has already validated)."""
+        return self._pipeline
+
     def routes(self) -> Mapping[str, ModelRoute]:
         """Each public model name and its route: its deployments and routing settings."""
         return self._dispatcher.routes

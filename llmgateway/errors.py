@@ -27,12 +27,15 @@ class GatewayError(Exception):
         status_code: int | None = None,
         body: Any = None,
         code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.deployment = deployment
         self.body = body
         self.code = code
+        # The request field at fault, when there is one (OpenAI's error ``param``).
+        self.param = param
         # Every try the gateway made before giving up (llmgateway.types.Attempt), when routed.
         self.attempts: list[Any] = []
         if status_code is not None:
@@ -49,7 +52,7 @@ class GatewayError(Exception):
             "error": {
                 "message": self.message,
                 "type": self.error_type,
-                "param": None,
+                "param": self.param,
                 "code": self.code,
             }
         }

@@ -13,8 +13,15 @@ from llmgateway.types import GatewayMetadata
 PREFIX = "x-llmgateway-"
 
 
-def _safe(value: object) -> str:
-    return quote(str(value), safe=" -_.:/=,()")[:512]
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.:/=,()")
+
+
+def safe_header_value(value: object) -> str:
+    """``value`` as an ASCII header value (percent-encoded where needed, at most 512 chars)."""
+    text = str(value)
+    if len(text) <= 512 and _PLAIN.issuperset(text):  # the common case: nothing to encode
+        return text
+    return quote(text, safe=" -_.:/=,()")[:512]
 
 
 def metadata_headers(meta: GatewayMetadata) -> dict[str, str]:
@@ -23,7 +30,7 @@ def metadata_headers(meta: GatewayMetadata) -> dict[str, str]:
     attempts = ";".join(
         ",".join(
             (
-                _safe(a.deployment),
+                safe_header_value(a.deployment),
                 a.outcome,
                 str(a.status_code or ""),
                 f"{a.latency_ms:.1f}ms",
@@ -34,9 +41,9 @@ def metadata_headers(meta: GatewayMetadata) -> dict[str, str]:
         for a in meta.attempts
     )
     headers = {
-        f"{PREFIX}model": _safe(meta.model),
-        f"{PREFIX}deployment": _safe(meta.deployment),
-        f"{PREFIX}provider": _safe(meta.provider),
+        f"{PREFIX}model": safe_header_value(meta.model),
+        f"{PREFIX}deployment": safe_header_value(meta.deployment),
+        f"{PREFIX}provider": safe_header_value(meta.provider),
         f"{PREFIX}attempts": str(len(meta.attempts)),
         f"{PREFIX}attempt-log": attempts,
         f"{PREFIX}latency-ms": f"{meta.latency_ms:.1f}",
@@ -45,12 +52,14 @@ def metadata_headers(meta: GatewayMetadata) -> dict[str, str]:
         f"{PREFIX}cost-currency": meta.cost.currency,
         f"{PREFIX}cost-estimated": "true" if meta.cost.estimated else "false",
     }
+    if meta.request_id is not None:
+        headers[f"{PREFIX}request-id"] = meta.request_id
     if meta.ttft_ms is not None:
         headers[f"{PREFIX}ttft-ms"] = f"{meta.ttft_ms:.1f}"
     if meta.routing is not None:
         headers[f"{PREFIX}policy"] = meta.routing.policy
         headers[f"{PREFIX}rounds"] = str(meta.routing.rounds)
         headers[f"{PREFIX}route-scores"] = ";".join(
-            f"{_safe(s.deployment)}={s.score:.6g}" for s in meta.routing.scores
+            f"{safe_header_value(s.deployment)}={s.score:.6g}" for s in meta.routing.scores
         )
     return headers

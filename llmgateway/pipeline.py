@@ -191,10 +191,13 @@ class Pipeline:
             books.admitted = await self._admit(caller, request.model, tokens, request.output_token_limit())
             books.lookup = await self._lookup("chat", request, control)
             if books.lookup is not None and books.lookup.entry is not None:
-                return self._replay(request, books.lookup.entry, books)
-            return await self.dispatcher.stream_chat(
-                request, timeout, override, books, collect=books.lookup is not None and books.lookup.write
-            )
+                stream = self._replay(request, books.lookup.entry, books)
+            else:
+                collect = books.lookup is not None and books.lookup.write
+                stream = await self.dispatcher.stream_chat(request, timeout, override, books, collect=collect)
+            stream.request_id = books.request_id
+            stream.cache = books.lookup.status if books.lookup is not None else "off"
+            return stream
         except BaseException as exc:
             books.failed(exc)
             raise

@@ -71,6 +71,19 @@ class ChatStream:
         self._chunks: list[ChatCompletionChunk] | None = [] if collect else None
         self.gateway: GatewayMetadata | None = None
         self._usage: Usage | None = None
+        # Known before the first chunk, for a proxy's response headers: set by the gateway.
+        self.request_id: str | None = None
+        self.cache: str = "off"
+
+    @property
+    def deployment(self) -> str:
+        """The deployment serving the stream (the cached answer's, for a cache hit)."""
+        return self._deployment
+
+    @property
+    def usage(self) -> Usage | None:
+        """The call's token usage, once the stream is over (reported, or estimated)."""
+        return self._usage
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         if self._iterator is not None:

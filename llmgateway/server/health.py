@@ -28,7 +28,7 @@ class _Ready:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
-        if state.ready and not state.gateway._pipeline.closing:
+        if state.ready and not state.gateway.pipeline.closing:
             await send_json(send, 200, _READY)
         else:
             await send_json(send, 503, _NOT_READY)

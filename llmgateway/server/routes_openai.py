@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from llmgateway.config import describe_validation_error
 from llmgateway.errors import BadRequestError, GatewayError, NotFoundError, PermissionDeniedError
-from llmgateway.metadata_headers import metadata_headers
+from llmgateway.metadata_headers import metadata_headers, safe_header_value
 from llmgateway.server.body_limit import ClientGone, read_body
 from llmgateway.server.disconnect import DisconnectWatch
 from llmgateway.server.errors import JSON_HEADERS, internal_error_body, render, send_error, send_json
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from llmgateway.routing.settings import RoutingOverride
     from llmgateway.server.principal import Principal
     from llmgateway.server.state import ServerState
+    from llmgateway.streaming import ChatStream
 
 logger = logging.getLogger("llmgateway.server")
 T = TypeVar("T")
@@ -63,9 +64,7 @@ class Incoming:
 
 
 def _bad(message: str, param: str) -> BadRequestError:
-    error = BadRequestError(message)
-    error.param = param  # type: ignore[attr-defined]  # read by the error renderer
-    return error
+    return BadRequestError(message, param=param)
 
 
 def parse_body(model_cls: type[W], raw: bytes) -> W:
@@ -126,25 +125,16 @@ def answer_headers(
     if meta is None:
         return headers
     headers.extend((k.encode(), v.encode()) for k, v in metadata_headers(meta).items())
-    if meta.request_id:
-        headers.append((b"x-llmgateway-request-id", meta.request_id.encode()))
     return headers
 
 
-def _stream_headers(stream: Any) -> list[tuple[bytes, bytes]]:
+def _stream_headers(stream: ChatStream) -> list[tuple[bytes, bytes]]:
     """What is known before the first chunk: the deployment, the cache status, the request id."""
     headers = list(SSE_HEADERS)
-    deployment = getattr(stream, "deployment", None) or getattr(stream, "_deployment", None)
-    if deployment:
-        headers.append((b"x-llmgateway-deployment", str(deployment).encode()))
-    books = getattr(stream, "_finisher", None)
-    request_id = getattr(books, "request_id", None)
-    if request_id:
-        headers.append((b"x-llmgateway-request-id", str(request_id).encode()))
-    lookup = getattr(books, "lookup", None)
-    cache = getattr(lookup, "status", None) if lookup is not None else "off"
-    if cache:
-        headers.append((b"x-llmgateway-cache", str(cache).encode()))
+    headers.append((b"x-llmgateway-deployment", safe_header_value(stream.deployment).encode()))
+    if stream.request_id:
+        headers.append((b"x-llmgateway-request-id", stream.request_id.encode()))
+    headers.append((b"x-llmgateway-cache", stream.cache.encode()))
     return headers
 
 
@@ -229,7 +219,7 @@ class OpenAIEndpoint:
         assert principal is not None
         self._check(principal, model)
         override, control = _controls(request, incoming.gateway_headers)
-        pipeline = self.state.gateway._pipeline
+        pipeline = self.state.gateway.pipeline
         calls = self.state.calls
         text: dict[str, Any] | None = (
             {"prompt": [m.model_dump(exclude_none=True) for m in request.messages]}
@@ -250,7 +240,7 @@ class OpenAIEndpoint:
         )
         outcome, failure = await send_stream(stream, _stream_headers(stream), receive, send)
         meta = stream.gateway
-        usage = getattr(stream, "_usage", None)
+        usage = stream.usage
         status = 499 if outcome == "client_closed" else (failure.status_code if failure else 200)
         calls.record(
             "chat",
@@ -266,7 +256,7 @@ class OpenAIEndpoint:
         )
 
     async def _unary(self, call: _Call, raw: bytes, incoming: Incoming, receive: Receive, send: Send) -> None:
-        pipeline = self.state.gateway._pipeline
+        pipeline = self.state.gateway.pipeline
         request: CompletionRequest | EmbeddingRequest
         if self.kind == "completion":
             request = parse_body(CompletionRequest, raw)
@@ -307,7 +297,7 @@ class ModelsEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             principal = await self.state.authenticator.authenticate(Incoming(scope).authorization)
-            names = [n for n in self.state.gateway._dispatcher.routes if principal.allows(n)]
+            names = [n for n in self.state.gateway.routes() if principal.allows(n)]
             if not self.single:
                 body = ModelList(data=[ModelCard(id=n) for n in names]).model_dump_json().encode()
             else:

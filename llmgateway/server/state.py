@@ -32,7 +32,7 @@ class ServerState:
     def __post_init__(self) -> None:
         self.calls = CallLog(
             self.metrics,
-            self.gateway._dispatcher.routes,
+            self.gateway.routes(),
             log_calls=self.config.log_calls,
             log_prompts=self.config.log_prompts,
         )
