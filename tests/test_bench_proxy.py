@@ -13,7 +13,7 @@ import pytest
 from bench.mock_upstream import build_answers
 from bench.proxy.floors import PassThrough
 from bench.proxy.load import WrkError, lua_script, parse_wrk, run_wrk, time_ms
-from bench.proxy.report import summarize
+from bench.proxy.report import area, summarize
 
 BODY = json.dumps({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}).encode()
 
@@ -179,3 +179,15 @@ def test_targets_pass_and_fail() -> None:
     bad = summarize(rounds, p50, {"rss_mb": 120.0, "peak_rss_mb": 130.0}, 3)
     assert not bad["passed"]
     assert [t["pass"] for t in bad["targets"]] == [True, True, True, False, False]
+
+
+def test_profile_areas() -> None:
+    site = "/work/main/.venv/lib/python3.11/site-packages"
+    assert area(f"{site}/aiohttp/client.py", "_request") == "aiohttp"
+    assert area("/work/main/llmgateway/server/auth.py", "authenticate") == "llmgateway/server"
+    assert area("/work/main/llmgateway/pipeline.py", "_admit") == "llmgateway/pipeline.py"
+    assert area("/work/main/providers/openai_compat.py", "chat") == "providers/openai_compat.py"
+    method = "<method 'to_json' of 'pydantic_core._pydantic_core.SchemaSerializer' objects>"
+    assert area("~", method) == "built-in pydantic_core._pydantic_core.SchemaSerializer"
+    assert area("~", "<built-in method time.perf_counter>") == "built-in built-in method time.perf_counter"
+    assert area("/usr/lib/python3.11/asyncio/tasks.py", "sleep") == "stdlib tasks.py"

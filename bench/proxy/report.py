@@ -3,6 +3,7 @@ table printed at the end of a run, and the profile's summary."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,21 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def area(path: str, name: str) -> str:
+    """Which part of the stack a profiled function belongs to: a third-party package, a module
+    (or subpackage) of this project, the standard library, or a built-in's type."""
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "/llmgateway/" in path or "/providers/" in path:
+        parts = path.split("/")
+        index = max(i for i, part in enumerate(parts) if part in ("llmgateway", "providers"))
+        return "/".join(parts[index : index + 2])
+    if path == "~":  # built-ins: by the type whose method it is ("<method 'x' of 'T' objects>")
+        owner = re.search(r" of '([^']+)'", name)
+        return "built-in " + (owner.group(1) if owner else name.strip("<>"))
+    return "stdlib " + path.rsplit("/", 1)[-1]
+
+
 def profile_summary(stats_path: str, requests: int, top: int = 25) -> dict[str, Any]:
     """Where the proxy's time went, per request: the functions with most own time, and the
     largest cumulative times (each in microseconds per request and share of all time)."""
@@ -133,9 +149,17 @@ def profile_summary(stats_path: str, requests: int, top: int = 25) -> dict[str, 
             for key, entry in ordered
         ]
 
+    areas: dict[str, float] = {}
+    for key, entry in raw.items():
+        areas[area(key[0], key[2])] = areas.get(area(key[0], key[2]), 0.0) + entry[2]
+    by_area = [
+        {"area": name, "us_per_request": seconds * 1e6 / max(requests, 1), "share": seconds / total}
+        for name, seconds in sorted(areas.items(), key=lambda item: item[1], reverse=True)
+    ]
     return {
         "requests": requests,
         "profiled_us_per_request": total * 1e6 / max(requests, 1),
+        "by_area": by_area[:top],
         "by_own_time": rows(2),
         "by_cumulative_time": rows(3),
     }
@@ -146,6 +170,9 @@ def profile_table(summary: dict[str, Any], top: int = 25) -> str:
         f"profile ({summary['requests']} requests at 32 connections, cProfile on: times are inflated, "
         f"shares hold): {summary['profiled_us_per_request']:.0f} µs profiled per request",
     ]
+    lines.append(f"\n{'own time by area':<84}{'µs/req':>8}{'share':>7}")
+    for row in summary["by_area"][:top]:
+        lines.append(f"{row['area'][:84]:<84}{row['us_per_request']:>8.1f}{row['share']:>7.1%}")
     for title, key in (("own time", "by_own_time"), ("cumulative time", "by_cumulative_time")):
         lines.append(f"\n{'by ' + title:<84}{'µs/req':>8}{'share':>7}{'calls/req':>10}")
         for row in summary[key][:top]:
