@@ -50,6 +50,7 @@ bench: $(STAMP) browser
 	$(PY) -m bench.local_backend
 	$(PY) -m bench.books
 	$(PY) -m bench.cache
+	$(PY) -m bench.proxy
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -25,6 +25,7 @@ from llmgateway.server.state import ServerState
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.routing import BaseRoute
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from llmgateway.client import Gateway
 
@@ -78,12 +79,32 @@ def _optional_routes(state: ServerState) -> list[BaseRoute]:
     return mounts
 
 
-def create_app(config: AppConfig = None, *, gateway: Gateway | None = None) -> Starlette:
+class FastFront:
+    """The proxy's hot routes (the /v1 POSTs, pure ASGI endpoints that answer every error
+    themselves) served in front of Starlette's middleware stack and router; everything else goes
+    through Starlette. ``state`` is the Starlette app's."""
+
+    def __init__(self, app: Starlette, routes: dict[str, ASGIApp]) -> None:
+        self.app = app
+        self.state = app.state
+        self._routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = self._routes.get(scope["path"])
+            if route is not None:
+                await route(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(config: AppConfig = None, *, gateway: Gateway | None = None) -> FastFront:
     """The proxy app. ``config``: a GatewayConfig, a YAML path or a dict (None: the embedded
     default). Pass ``gateway`` to serve one you built (tests); the app then leaves closing it to
     you."""
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.routing import Route
 
     resolved = resolve_config(config, gateway)
     owned = gateway is None
@@ -109,11 +130,15 @@ def create_app(config: AppConfig = None, *, gateway: Gateway | None = None) -> S
             finally:
                 await state.authenticator.aclose()
 
-    routes = [*openai_routes(state), *health_routes(state), *metrics_routes(state), *_optional_routes(state)]
+    api = openai_routes(state)
+    routes = [*api, *health_routes(state), *metrics_routes(state), *_optional_routes(state)]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_exception, Exception: unexpected},
     )
     app.state.server = state
-    return app
+    fast: dict[str, ASGIApp] = {
+        route.path: route.app for route in api if isinstance(route, Route) and route.methods == {"POST"}
+    }
+    return FastFront(app, fast)

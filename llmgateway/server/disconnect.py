@@ -16,25 +16,38 @@ if TYPE_CHECKING:
 
 
 class DisconnectWatch:
-    __slots__ = ("_target", "_task", "gone")
+    """Armed after ``delay`` seconds: a call that answers sooner never starts the watching task
+    (most calls, and the cost of a task per request adds up); a client leaving a quick call is
+    not worth cancelling anyway."""
 
-    def __init__(self, receive: Receive) -> None:
+    __slots__ = ("_receive", "_stopped", "_target", "_task", "_timer", "gone")
+
+    def __init__(self, receive: Receive, delay: float = 0.05) -> None:
         self.gone = False
         target = asyncio.current_task()
         assert target is not None
         self._target = target
-        self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._watch(receive))
+        self._receive = receive
+        self._stopped = False
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(delay, self._arm)
 
-    async def _watch(self, receive: Receive) -> None:
+    def _arm(self) -> None:
+        if not self._stopped:
+            self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
         while True:
-            message = await receive()
+            message = await self._receive()
             if message["type"] == "http.disconnect":
-                if self._task is not None:  # still watching: the client left mid-call
+                if not self._stopped:  # still watching: the client left mid-call
                     self.gone = True
                     self._target.cancel()
                 return
 
     def stop(self) -> None:
+        self._stopped = True
+        self._timer.cancel()
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()

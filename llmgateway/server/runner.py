@@ -12,13 +12,13 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
+    from llmgateway.server.app import FastFront
 
 CONFIG_ENV = "LLMGATEWAY_SERVER_CONFIG"
 FACTORY = "llmgateway.server.runner:app_from_env"
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> FastFront:
     """The app of one worker: the config file named by ``LLMGATEWAY_SERVER_CONFIG``, or the
     embedded default when it is unset or empty."""
     from llmgateway.server.app import create_app
