@@ -9,6 +9,7 @@ async with Gateway("gateway.yaml") as gw:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -367,6 +368,13 @@ class Gateway:
 
     def deployments(self) -> list[Deployment]:
         return [d for route in self._dispatcher.routes.values() for d in route.deployments]
+
+    async def warm(self) -> None:
+        """Get every deployment ready (the local backend loads its model, a replica pool starts
+        its workers), so the first calls do not wait for that."""
+        providers = {id(d.provider): d.provider for d in self.deployments()}
+        warmers = [getattr(p, "warm", None) for p in providers.values()]
+        await asyncio.gather(*(w() for w in warmers if w is not None))
 
     async def _terminate(self) -> None:
         drain = self.config.shutdown.drain_seconds if self.config else 10.0

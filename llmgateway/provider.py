@@ -118,6 +118,11 @@ class ProviderBase:
     ) -> EmbeddingResponse:
         raise self._unsupported("embeddings")
 
+    async def warm(self) -> None:
+        """Get ready to answer (load a model, start workers) before the first call needs it.
+        Nothing to do for a remote API."""
+        return None
+
     async def aclose(self) -> None:
         return None
 

@@ -217,6 +217,13 @@ class LocalProvider(ProviderBase):
             return await remote.embeddings(request, timeout=timeout)
         return await self._bounded((await self.service()).embeddings(request), timeout)
 
+    async def warm(self) -> None:
+        """Load the model (in process) or start the replica pool's first workers now."""
+        if self._remote is None:
+            await self.service()
+        else:
+            await self._remote_ready()
+
     async def aclose(self) -> None:
         if self._remote is not None:
             await self._remote.aclose()

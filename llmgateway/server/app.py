@@ -9,6 +9,7 @@ writes the usage ledger.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -117,12 +118,21 @@ def create_app(config: AppConfig = None, *, gateway: Gateway | None = None) -> F
     )
     drain = resolved.shutdown.drain_seconds
 
+    async def warm() -> None:
+        """Ready once every deployment is (the embedded model loaded): /health/ready says so."""
+        try:
+            await state.gateway.warm()
+        except Exception:
+            logger.exception("warming the deployments failed; calls will say what is wrong")
+        state.ready = True
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.ready = True
+        warming = asyncio.get_running_loop().create_task(warm())
         try:
             yield
         finally:
+            warming.cancel()
             state.ready = False
             try:
                 if owned:

@@ -67,7 +67,7 @@ async def test_two_workers_share_keys_limits_budget_cache_and_ledger(
     path.write_text(yaml.safe_dump(_config(postgres_dsn, redis_url, redis_prefix)))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 (started once; the test waits for it in a thread)
         [
             sys.executable,
             "-m",
