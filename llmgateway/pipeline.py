@@ -189,7 +189,7 @@ class Pipeline:
         try:
             tokens = estimate_prompt_tokens(request.messages) if self._admission is not None else 0
             books.admitted = await self._admit(caller, request.model, tokens, request.output_token_limit())
-            books.lookup = await self._lookup("chat", request, control)
+            books.lookup = await self._lookup("chat", request, control, caller)
             if books.lookup is not None and books.lookup.entry is not None:
                 stream = self._replay(request, books.lookup.entry, books)
             else:
@@ -252,12 +252,21 @@ class Pipeline:
         if not task.cancelled() and task.exception() is None:
             self.spawn(task.result().release())
 
-    async def _lookup(self, kind: Kind, request: Any, control: CacheControl | None) -> CacheLookup | None:
-        if self.cache is None:
+    async def _lookup(
+        self, kind: Kind, request: Any, control: CacheControl | None, caller: Caller
+    ) -> CacheLookup | None:
+        cache = self.cache
+        if cache is None:
             return None
+        scope = cache.config.scope
+        partition = None
+        if scope == "key" and caller.key is not None:
+            partition = f"key:{caller.key}"
+        elif scope == "team" and caller.team is not None:
+            partition = f"team:{caller.team}"
         if control is None:
-            return await self.cache.lookup(kind, request)
-        return await self.cache.lookup(kind, request, control)
+            return await cache.lookup(kind, request, partition=partition)
+        return await cache.lookup(kind, request, control, partition)
 
     async def _unary(
         self,
@@ -274,7 +283,7 @@ class Pipeline:
         books = self._open(caller, model, stream=False)
         try:
             books.admitted = await self._admit(caller, model, prompt_tokens, max_output)
-            books.lookup = await self._lookup(kind, request, control)
+            books.lookup = await self._lookup(kind, request, control, caller)
             entry = books.lookup.entry if books.lookup is not None else None
             if entry is not None:
                 hit = cast(R, entry.response())

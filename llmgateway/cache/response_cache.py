@@ -48,6 +48,7 @@ class CacheLookup:
     write: bool = False
     ttl: float | None = None
     namespace: str | None = None
+    partition: str | None = None
     text: str | None = None
     vector: Vector = None
 
@@ -75,19 +76,23 @@ class ResponseCache:
         kind: RequestKind,
         request: BaseModel | Mapping[str, Any],
         control: CacheControl = _DEFAULT_CONTROL,
+        partition: str | None = None,
     ) -> CacheLookup:
+        """``partition``: whose answers these are (a key or team id, per ``cache.scope``); a
+        request never sees another partition's entries, exact or similar."""
         if control.mode == "skip":
             return CacheLookup("skip", kind=kind)
         rk = request_key(kind, request)
         if not (self.config.cache_nondeterministic or is_deterministic(kind, rk.fields)):
             return CacheLookup("off", kind=kind)
         ttl = control.ttl if control.ttl is not None else self.config.ttl_seconds
-        lookup = CacheLookup("miss", rk.key, kind=kind, write=control.writes, ttl=ttl)
+        key = rk.key if partition is None else f"{partition}|{rk.key}"
+        lookup = CacheLookup("miss", key, kind=kind, write=control.writes, ttl=ttl, partition=partition)
         if control.mode == "refresh":
             lookup.status = "refresh"
             self._prepare_semantic(lookup, rk)
             return lookup
-        entry = await self._get(rk.key)
+        entry = await self._get(key)
         if entry is not None:
             lookup.status, lookup.entry, lookup.write = "hit", entry, False
             return lookup
@@ -100,7 +105,8 @@ class ResponseCache:
     def _prepare_semantic(self, lookup: CacheLookup, rk: RequestKey) -> bool:
         if self.semantic is None or rk.kind == "embedding":
             return False
-        lookup.namespace = rk.namespace()
+        namespace = rk.namespace()
+        lookup.namespace = namespace if lookup.partition is None else f"{lookup.partition}|{namespace}"
         lookup.text = request_text(rk.kind, rk.fields)
         return True
 

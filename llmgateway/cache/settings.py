@@ -30,6 +30,11 @@ class CacheConfig(BaseModel):
         default=False, description="also cache requests without temperature 0 or a seed"
     )
     semantic: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
+    scope: Literal["key", "team", "shared"] = Field(
+        default="key",
+        description="whose answers a caller may be served: its key's own (callers without a key "
+        "share theirs), its team's, or everyone's",
+    )
 
     @model_validator(mode="after")
     def _redis_needs_url(self) -> CacheConfig:

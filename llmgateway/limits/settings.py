@@ -22,9 +22,12 @@ class RateLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    rpm: float | None = Field(default=None, gt=0, description="Requests per minute")
+    rpm: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="Requests per minute")
     tpm: float | None = Field(
-        default=None, gt=0, description="Tokens per minute (prompt + output, charged on the estimate)"
+        allow_inf_nan=False,
+        default=None,
+        gt=0,
+        description="Tokens per minute (prompt + output, charged on the estimate)",
     )
     burst: int = Field(
         default=1,

@@ -91,7 +91,7 @@ class AdminApi:
         raw = await request.body()
         try:
             data = json.loads(raw or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise BadRequestError("the request body is not valid JSON", code="invalid_json") from None
         if not isinstance(data, dict):
             raise BadRequestError("the request body must be a JSON object", code="invalid_json")

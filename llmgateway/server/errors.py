@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from llmgateway.config import format_location
-from llmgateway.errors import GatewayError, RateLimitError, ServiceUnavailableError, UpstreamServerError
+from llmgateway.errors import (
+    AuthenticationError,
+    GatewayError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServiceUnavailableError,
+    UpstreamServerError,
+)
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -46,8 +54,32 @@ def _param(error: GatewayError) -> str | None:
     return getattr(error, "param", None)
 
 
+def _upstream_refusal(error: GatewayError) -> GatewayError:
+    """An upstream's 401/403/404 is the gateway's misconfiguration, not the client's: a 502 that
+    names the deployment. The upstream's own message may quote its credentials, so it goes to
+    the log only."""
+    logger.warning(
+        "deployment %s refused the gateway (%d %s): %s",
+        error.deployment,
+        error.status_code,
+        type(error).__name__,
+        error.message,
+    )
+    return UpstreamServerError(
+        f"deployment '{error.deployment}' refused the gateway's request ({error.status_code}): its "
+        "credentials, permissions or model name in the gateway config are wrong; the details are "
+        "in the gateway's log",
+        status_code=502,
+        code="upstream_refused",
+    )
+
+
 def render(error: GatewayError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """Status, JSON body and headers (Retry-After where the client should wait)."""
+    if error.deployment is not None and isinstance(
+        error, (AuthenticationError, PermissionDeniedError, NotFoundError)
+    ):
+        error = _upstream_refusal(error)
     body = error.to_openai_body()
     if body["error"].get("param") is None:
         body["error"]["param"] = _param(error)
@@ -55,6 +87,8 @@ def render(error: GatewayError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     if isinstance(error, (RateLimitError, ServiceUnavailableError)) and error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
         headers.append((b"retry-after-ms", str(int(error.retry_after * 1000)).encode()))
+    if isinstance(error, AuthenticationError):
+        headers.append((b"www-authenticate", b'Bearer realm="llmgateway"'))
     status = error.status_code
     if isinstance(error, UpstreamServerError) and status not in (502, 503, 504):
         status = 502  # the upstream failed, not this gateway: a 500 here would blame the proxy

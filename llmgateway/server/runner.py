@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from llmgateway.server.app import FastFront
 
 CONFIG_ENV = "LLMGATEWAY_SERVER_CONFIG"
+LOG_LEVEL_ENV = "LLMGATEWAY_SERVER_LOG_LEVEL"
 FACTORY = "llmgateway.server.runner:app_from_env"
 
 
@@ -23,6 +24,9 @@ def app_from_env() -> FastFront:
     embedded default when it is unset or empty."""
     from llmgateway.server.app import create_app
 
+    # Every worker process sets up its own logging: under --workers N the workers are spawned
+    # fresh and would otherwise have no handler for the call log.
+    configure_logging(os.environ.get(LOG_LEVEL_ENV, "info"))
     return create_app(os.environ.get(CONFIG_ENV) or None)
 
 
@@ -31,7 +35,10 @@ def configure_logging(level: str) -> None:
     one per call, ready for a log shipper."""
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     calls = logging.getLogger("llmgateway.calls")
+    if any(getattr(h, "llmgateway_calls", False) for h in calls.handlers):
+        return  # once per process (the parent and an in-process worker both ask)
     handler = logging.StreamHandler(sys.stdout)
+    handler.llmgateway_calls = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(message)s"))
     calls.addHandler(handler)
     calls.setLevel(logging.INFO)
@@ -53,7 +60,10 @@ def serve(
     from llmgateway.server.settings import ServerConfig
 
     # Read once here, so a broken file fails before any worker starts.
-    server = load_config(config_path).server if config_path else ServerConfig()
+    loaded = load_config(config_path) if config_path else None
+    server = loaded.server if loaded is not None else ServerConfig()
+    drain = loaded.shutdown.drain_seconds if loaded is not None else 10.0
+    os.environ[LOG_LEVEL_ENV] = log_level
     if config_path:
         os.environ[CONFIG_ENV] = os.path.abspath(config_path)
     else:
@@ -70,5 +80,7 @@ def serve(
         access_log=False,
         log_level=log_level,
         log_config=None,
-        timeout_graceful_shutdown=None,
+        # A client that never finishes its request (or an endless stream) must not hold the
+        # shutdown forever: after the drain time the connections are closed.
+        timeout_graceful_shutdown=max(1, round(drain)),
     )

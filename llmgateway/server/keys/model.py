@@ -52,7 +52,12 @@ class KeyBudget(BaseModel):
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("give a time zone, e.g. 2026-12-31T00:00:00Z")
-    return value.astimezone(timezone.utc) if value is not None else None
+    if value is None:
+        return None
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # a zone offset pushes it past year 1 or 9999
+        raise ValueError("the time is out of range; give a date between years 1 and 9999") from None
 
 
 class KeyUpdate(BaseModel):
@@ -63,8 +68,8 @@ class KeyUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     team: str | None = Field(default=None, min_length=1, max_length=200)
     models: list[str] | None = Field(default=None, description="Allowed public model names; [] = all")
-    rpm: float | None = Field(default=None, gt=0)
-    tpm: float | None = Field(default=None, gt=0)
+    rpm: float | None = Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
+    tpm: float | None = Field(default=None, gt=0, le=1e15, allow_inf_nan=False)
     budget: KeyBudget | None = None
     expires_at: datetime | None = None
     expires_in_days: float | None = Field(default=None, gt=0, description="Sets expires_at from now")
