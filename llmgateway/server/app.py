@@ -126,13 +126,23 @@ def create_app(config: AppConfig = None, *, gateway: Gateway | None = None) -> F
             logger.exception("warming the deployments failed; calls will say what is wrong")
         state.ready = True
 
+    from llmgateway.server.metrics_share import MetricsShare
+
+    share = MetricsShare.from_env(state.metrics)  # under --workers N: one /metrics for all
+    if share is not None:
+        state.parts["metrics_share"] = share
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        warming = asyncio.get_running_loop().create_task(warm())
+        loop = asyncio.get_running_loop()
+        warming = loop.create_task(warm())
+        sharing = loop.create_task(share.run()) if share is not None else None
         try:
             yield
         finally:
             warming.cancel()
+            if sharing is not None:
+                sharing.cancel()
             state.ready = False
             try:
                 if owned:

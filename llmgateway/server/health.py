@@ -1,10 +1,13 @@
-"""Liveness (the process answers) and readiness (the gateway is built, started and not draining)."""
+"""Liveness (the process answers), readiness (the gateway is built, warm and not draining) and
+the Prometheus metrics."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llmgateway.server.errors import send_json
+from llmgateway.errors import AuthenticationError
+from llmgateway.server.auth import MasterKeyAuthenticator, bearer_token
+from llmgateway.server.errors import send_error, send_json
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -50,7 +53,20 @@ class _Metrics:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
-        body = state.metrics.render(state.gateway.deployments()).encode()
+        if state.config.metrics_need_key and state.config.master_key:
+            token = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+            if not MasterKeyAuthenticator(state.config.master_key).is_master(bearer_token(token)):
+                await send_error(
+                    send,
+                    AuthenticationError(
+                        "/metrics needs the master key (server.metrics_need_key); send it as a Bearer token",
+                        code="invalid_api_key",
+                    ),
+                )
+                return
+        share = state.parts.get("metrics_share")
+        metrics = share.combined() if share is not None else state.metrics
+        body = metrics.render(state.gateway.deployments()).encode()
         headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
         await send_json(send, 200, body, headers)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Mapping
 
     from llmgateway.routing.deployment import Deployment
 
@@ -84,6 +84,40 @@ class Metrics:
             self.cost[ckey] = self.cost.get(ckey, 0.0) + cost
         if cache == "hit":
             self.cache_hits[model] = self.cache_hits.get(model, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters as JSON-able data (what other workers of the server add to theirs)."""
+        return {
+            "requests": [[*k, n] for k, n in self.requests.items()],
+            "latency": {d: [h.counts, h.sum] for d, h in self.latency.items()},
+            "tokens": [[*k, n] for k, n in self.tokens.items()],
+            "cost": [[*k, v] for k, v in self.cost.items()],
+            "cache_hits": self.cache_hits,
+            "in_flight": self.in_flight,
+        }
+
+    def plus(self, snapshots: Iterable[Mapping[str, Any]]) -> Metrics:
+        """These counters with other workers' snapshots added: a new Metrics to render."""
+        total = Metrics()
+        total.started = self.started
+        for data in (self.snapshot(), *snapshots):
+            for *key, n in data["requests"]:
+                k5 = (key[0], key[1], key[2], key[3], key[4])
+                total.requests[k5] = total.requests.get(k5, 0) + n
+            for deployment, (counts, seconds) in data["latency"].items():
+                histogram = total.latency.setdefault(deployment, _Histogram())
+                histogram.counts = [a + b for a, b in zip(histogram.counts, counts, strict=True)]
+                histogram.sum += seconds
+            for *key, n in data["tokens"]:
+                k3 = (key[0], key[1], key[2])
+                total.tokens[k3] = total.tokens.get(k3, 0) + n
+            for *key, value in data["cost"]:
+                c3 = (key[0], key[1], key[2])
+                total.cost[c3] = total.cost.get(c3, 0.0) + value
+            for model, n in data["cache_hits"].items():
+                total.cache_hits[model] = total.cache_hits.get(model, 0) + n
+            total.in_flight += data["in_flight"]
+        return total
 
     def render(self, deployments: list[Deployment]) -> str:
         out: list[str] = []

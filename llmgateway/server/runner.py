@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from llmgateway.server.metrics_share import DIR_ENV
 
 if TYPE_CHECKING:
     from llmgateway.server.app import FastFront
@@ -69,12 +72,22 @@ def serve(
     else:
         os.environ.pop(CONFIG_ENV, None)
     configure_logging(log_level)
+    count = workers or server.workers
+    with tempfile.TemporaryDirectory(prefix="llmgateway-metrics-") as shared:
+        if count > 1:  # the workers add up each other's counters for /metrics
+            os.environ[DIR_ENV] = shared
+        else:
+            os.environ.pop(DIR_ENV, None)
+        _run(uvicorn, host or server.host, server.port if port is None else port, count, log_level, drain)
+
+
+def _run(uvicorn: Any, host: str, port: int, workers: int, log_level: str, drain: float) -> None:
     uvicorn.run(
         FACTORY,
         factory=True,
-        host=host or server.host,
-        port=server.port if port is None else port,
-        workers=workers or server.workers,
+        host=host,
+        port=port,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         access_log=False,

@@ -43,3 +43,8 @@ class ServerConfig(BaseModel):
     log_prompts: bool = Field(default=False, description="Include prompt and answer text in the call log")
     keys: KeyStoreConfig | None = Field(default=None, description="Virtual keys; none without this")
     dashboard: bool = True
+    metrics_need_key: bool = Field(
+        default=False,
+        description="/metrics answers only the master key (it shows model names, spend and tokens); "
+        "off by default, as Prometheus scrapers expect",
+    )

@@ -80,7 +80,7 @@ async def test_two_workers_share_keys_limits_budget_cache_and_ledger(
             "--workers",
             "2",
         ],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=Path(__file__).parents[2],
     )
@@ -122,9 +122,21 @@ async def test_two_workers_share_keys_limits_budget_cache_and_ledger(
         assert [r.headers["x-llmgateway-cache"] for r in cached].count("hit") >= 3
         workers = {r.headers.get("x-llmgateway-request-id") for r in cached}
         assert len(workers) == 4
+        # One /metrics for both workers: every scrape counts every call, whichever worker answers.
+        await asyncio.sleep(1.5)  # each worker shares its counters every second
+        answered = 20 + spent + 1 + 4
+        async with httpx.AsyncClient(base_url=url) as http:
+            for _ in range(6):
+                text = (await http.get("/metrics")).text
+                counted = sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith("llmgateway_requests_total{")
+                )
+                assert counted == answered, (counted, answered)
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+        stdout, stderr = await asyncio.to_thread(process.communicate, timeout=30)
     assert process.returncode == 0, stderr.decode()[-2000:]
     connection = await asyncpg.connect(postgres_dsn)
     try:
@@ -132,5 +144,7 @@ async def test_two_workers_share_keys_limits_budget_cache_and_ledger(
     finally:
         await connection.close()
     assert len(rows) == 20 + spent + 1 + 4  # every call, from both workers, none lost at shutdown
+    call_log = [line for line in stdout.decode().splitlines() if '"request_id"' in line]
+    assert len(call_log) == len(rows)  # each worker logs its calls
     spender_cost = sum(r["cost_total"] for r in rows if r["key"] == spender["id"])
     assert 0 < spender_cost <= 0.05

@@ -87,3 +87,10 @@ def test_cached_answers_stay_within_their_key(keyed: RunningServer, tmp_path: Pa
     assert cache_status(keys[0]) == "miss"
     assert cache_status(keys[0]) == "hit"
     assert cache_status(keys[1]) == "miss"  # the other tenant's answer is not served
+
+
+def test_metrics_can_require_the_master_key() -> None:
+    with RunningServer(mock_config(metrics_need_key=True)) as running:
+        assert httpx.get(f"{running.url}/metrics").status_code == 401
+        answer = httpx.get(f"{running.url}/metrics", headers=ADMIN)
+        assert answer.status_code == 200 and "llmgateway_requests_total" in answer.text
