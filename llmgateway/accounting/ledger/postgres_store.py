@@ -6,7 +6,6 @@ statement (one round trip, one transaction) that skips ids already stored.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -21,6 +20,7 @@ from llmgateway.accounting.ledger.store import (
     check_bucket,
     check_dimensions,
 )
+from llmgateway.storage.pg_pool import LazyPool
 
 if TYPE_CHECKING:
     import asyncpg
@@ -42,35 +42,18 @@ def _dimension(name: str) -> str:
     return "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')" if name == "day" else f'"{name}"'
 
 
-def _opened(task: asyncio.Task[asyncpg.Pool]) -> asyncpg.Pool | None:
-    """The pool a finished opening task made; None while it runs or when it failed."""
-    if not task.done() or task.cancelled() or task.exception() is not None:
-        return None
-    return task.result()
-
-
 class PostgresLedgerStore:
     """A LedgerStore on one PostgreSQL table (created with its indexes when missing)."""
 
     def __init__(self, dsn: str, table: str = "llm_usage", *, create: bool = True, max_size: int = 4) -> None:
         self.dsn = dsn
         self.table = table
-        self._create = create
-        self._max_size = max_size
-        self._pool: asyncio.Task[asyncpg.Pool] | None = None
+        self._pool = LazyPool(dsn, max_size=max_size, setup=self._create_table if create else None)
         columns = ", ".join(f'"{name}"' for name in FIELD_NAMES)
         arrays = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(_TYPES, start=1))
         self._insert = (
             f'INSERT INTO "{table}" ({columns}) SELECT * FROM unnest({arrays}) ON CONFLICT (id) DO NOTHING'
         )
-
-    async def _open(self) -> asyncpg.Pool:
-        import asyncpg
-
-        pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self._max_size)
-        if self._create:
-            await self._create_table(pool)
-        return pool
 
     async def _create_table(self, pool: asyncpg.Pool) -> None:
         def describe(name: str, kind: str) -> str:
@@ -88,17 +71,6 @@ class PostgresLedgerStore:
                     f'CREATE INDEX IF NOT EXISTS "{self.table}_{column}_idx" ON "{self.table}" ("{column}")'
                 )
 
-    async def _get_pool(self) -> asyncpg.Pool:
-        loop = asyncio.get_running_loop()
-        if self._pool is not None and self._pool.get_loop() is not loop:
-            # Used under a new event loop: the old pool's connections belong to the old one.
-            old, self._pool = self._pool, None
-            if (stale := _opened(old)) is not None:
-                stale.terminate()
-        if self._pool is None or (self._pool.done() and _opened(self._pool) is None):
-            self._pool = loop.create_task(self._open())
-        return await asyncio.shield(self._pool)
-
     async def write(self, records: Sequence[UsageRecord]) -> None:
         if not records:
             return
@@ -107,7 +79,7 @@ class PostgresLedgerStore:
             for index, name in enumerate(FIELD_NAMES):
                 columns[index].append(getattr(record, name))
         columns[1] = [utc(moment) for moment in columns[1]]
-        pool = await self._get_pool()
+        pool = await self._pool.get()
         await pool.execute(self._insert, *columns)
 
     async def totals(
@@ -140,7 +112,7 @@ class PostgresLedgerStore:
             f"COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_total), 0) "
             f'FROM "{self.table}"{where_sql} GROUP BY {select}'
         )
-        pool = await self._get_pool()
+        pool = await self._pool.get()
         rows = await pool.fetch(query, *params)
         width = len(dims)
         totals = [
@@ -192,7 +164,7 @@ class PostgresLedgerStore:
             f"COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_total), 0) "
             f'FROM "{self.table}"{where_sql} GROUP BY {select}'
         )
-        pool = await self._get_pool()
+        pool = await self._pool.get()
         rows = await pool.fetch(query, *params)
         width = len(dims)
         buckets = [
@@ -215,22 +187,11 @@ class PostgresLedgerStore:
         if limit < 1:
             return []
         columns = ", ".join(f'"{name}"' for name in FIELD_NAMES)
-        pool = await self._get_pool()
+        pool = await self._pool.get()
         rows = await pool.fetch(
             f'SELECT {columns} FROM "{self.table}" ORDER BY created_at DESC, id LIMIT $1', int(limit)
         )
         return [UsageRecord(**dict(zip(FIELD_NAMES, tuple(row), strict=True))) for row in rows]
 
     async def aclose(self) -> None:
-        task, self._pool = self._pool, None
-        if task is None:
-            return
-        if task.get_loop() is not asyncio.get_running_loop():
-            if (stale := _opened(task)) is not None:
-                stale.terminate()
-            return
-        try:
-            pool = await task
-        except Exception:
-            return
-        await pool.close()
+        await self._pool.close()

@@ -6,10 +6,8 @@ lost only to an OS crash or power loss before the next checkpoint). Money is exa
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +22,7 @@ from llmgateway.accounting.ledger.store import (
     check_bucket,
     check_dimensions,
 )
+from llmgateway.storage.sqlite_thread import SqliteThread
 
 T = TypeVar("T")
 
@@ -90,36 +89,17 @@ class SqliteLedgerStore:
     def __init__(self, path: str | Path, table: str = "llm_usage", *, create: bool = True) -> None:
         self.path = Path(path)
         self.table = table
-        self._create = create
-        self._executor: ThreadPoolExecutor | None = None
-        self._connection: sqlite3.Connection | None = None
+        self._thread = SqliteThread(path, create=create, thread_name="llmgateway-ledger", schema=self._schema)
+        self._call = self._thread.call
+        self._db = self._thread.db
 
-    async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
-            # One thread owns the connection: sqlite3 objects stay in the thread that made them.
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmgateway-ledger")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-
-    def _db(self) -> sqlite3.Connection:
-        if self._connection is not None:
-            return self._connection
-        if self._create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, isolation_level=None)
-        else:
-            uri = f"{self.path.resolve().as_uri()}?mode=rw"  # never create a file just to read it
-            connection = sqlite3.connect(uri, uri=True, isolation_level=None)
-        connection.execute("PRAGMA busy_timeout = 10000")
-        if self._create:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({_COLUMNS})')
-            for column in ("created_at", "key", "model"):
-                connection.execute(
-                    f'CREATE INDEX IF NOT EXISTS "{self.table}_{column}_idx" ON "{self.table}" ("{column}")'
-                )
+    def _schema(self, connection: sqlite3.Connection) -> None:
         connection.execute("PRAGMA synchronous = NORMAL")
-        self._connection = connection
-        return connection
+        connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({_COLUMNS})')
+        for column in ("created_at", "key", "model"):
+            connection.execute(
+                f'CREATE INDEX IF NOT EXISTS "{self.table}_{column}_idx" ON "{self.table}" ("{column}")'
+            )
 
     # -- writes ---------------------------------------------------------------------------------
     def _write(self, records: Sequence[UsageRecord]) -> None:
@@ -261,14 +241,5 @@ class SqliteLedgerStore:
         return await self._call(self._recent, int(limit))
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
     async def aclose(self) -> None:
-        if self._executor is None:
-            return
-        await self._call(self._close)
-        self._executor.shutdown(wait=False)
-        self._executor = None
+        await self._thread.close()

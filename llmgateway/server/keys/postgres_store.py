@@ -6,13 +6,13 @@ anywhere takes effect everywhere within that time.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmgateway.server.keys.model import KeyRecord, KeySpec, utcnow
 from llmgateway.server.keys.store import COLUMNS, columns_of, mint, record_of, update_columns
+from llmgateway.storage.pg_pool import LazyPool
 
 if TYPE_CHECKING:
     import asyncpg
@@ -39,54 +39,27 @@ def _from_sql(row: Mapping[str, Any]) -> KeyRecord:
     return record_of(values)
 
 
-def _opened(task: asyncio.Task[asyncpg.Pool]) -> asyncpg.Pool | None:
-    """The pool a finished opening task made; None while it runs or when it failed."""
-    if not task.done() or task.cancelled() or task.exception() is not None:
-        return None
-    return task.result()
-
-
 class PostgresKeyStore:
     """A KeyStore on one PostgreSQL table (created when missing, unless ``create=False``)."""
 
     def __init__(self, dsn: str, table: str = "llm_keys", *, create: bool = True, max_size: int = 4) -> None:
         self.dsn = dsn
         self.table = table
-        self._create = create
-        self._max_size = max_size
-        self._pool: asyncio.Task[asyncpg.Pool] | None = None
+        self._pool = LazyPool(dsn, max_size=max_size, setup=self._create_table if create else None)
         self._select = f'SELECT {", ".join(COLUMNS)} FROM "{table}"'
 
-    async def _open(self) -> asyncpg.Pool:
-        import asyncpg
-
-        pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self._max_size)
-        if self._create:
-            columns = ", ".join(f'"{name}" {_TYPES[name]}' for name in COLUMNS)
-            async with pool.acquire() as connection, connection.transaction():
-                # Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
-                await connection.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext($1))", f"llmgateway:{self.table}"
-                )
-                await connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({columns})')
-        return pool
-
-    async def _get_pool(self) -> asyncpg.Pool:
-        loop = asyncio.get_running_loop()
-        if self._pool is not None and self._pool.get_loop() is not loop:
-            # Used under a new event loop: the old pool's connections belong to the old one.
-            old, self._pool = self._pool, None
-            if (stale := _opened(old)) is not None:
-                stale.terminate()
-        if self._pool is None or (self._pool.done() and _opened(self._pool) is None):
-            self._pool = loop.create_task(self._open())
-        return await asyncio.shield(self._pool)
+    async def _create_table(self, pool: asyncpg.Pool) -> None:
+        columns = ", ".join(f'"{name}" {_TYPES[name]}' for name in COLUMNS)
+        async with pool.acquire() as connection, connection.transaction():
+            # Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"llmgateway:{self.table}")
+            await connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({columns})')
 
     async def create(self, spec: KeySpec | Mapping[str, Any]) -> tuple[KeyRecord, str]:
         record, key = mint(spec)
         values = columns_of(record)
         marks = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
-        pool = await self._get_pool()
+        pool = await self._pool.get()
         await pool.execute(
             f'INSERT INTO "{self.table}" ({", ".join(COLUMNS)}) VALUES ({marks})',
             *(_to_sql(name, values[name]) for name in COLUMNS),
@@ -94,13 +67,13 @@ class PostgresKeyStore:
         return record, key
 
     async def get(self, key_id: str) -> KeyRecord | None:
-        pool = await self._get_pool()
+        pool = await self._pool.get()
         row = await pool.fetchrow(f"{self._select} WHERE id = $1", key_id)
         return _from_sql(row) if row is not None else None
 
     async def list(self, include_revoked: bool = False) -> list[KeyRecord]:
         where = "" if include_revoked else " WHERE revoked_at IS NULL"
-        pool = await self._get_pool()
+        pool = await self._pool.get()
         rows = await pool.fetch(f"{self._select}{where} ORDER BY created_at, id")
         return [_from_sql(row) for row in rows]
 
@@ -109,7 +82,7 @@ class PostgresKeyStore:
             return await self.get(key_id)
         names = list(values)
         assignments = ", ".join(f'"{name}" = ${i}' for i, name in enumerate(names, start=2))
-        pool = await self._get_pool()
+        pool = await self._pool.get()
         row = await pool.fetchrow(
             f'UPDATE "{self.table}" SET {assignments} WHERE id = $1{guard} RETURNING {", ".join(COLUMNS)}',
             key_id,
@@ -126,15 +99,4 @@ class PostgresKeyStore:
         return await self._set(key_id, update_columns(fields))
 
     async def aclose(self) -> None:
-        task, self._pool = self._pool, None
-        if task is None:
-            return
-        if task.get_loop() is not asyncio.get_running_loop():
-            if (stale := _opened(task)) is not None:
-                stale.terminate()
-            return
-        try:
-            pool = await task
-        except Exception:
-            return
-        await pool.close()
+        await self._pool.close()

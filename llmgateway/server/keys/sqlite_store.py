@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any, TypeVar
 
 from llmgateway.server.keys.model import KeyRecord, KeySpec, utcnow
 from llmgateway.server.keys.store import COLUMNS, columns_of, mint, record_of, update_columns
+from llmgateway.storage.sqlite_thread import SqliteThread
 
 T = TypeVar("T")
 
@@ -61,32 +60,13 @@ class SqliteKeyStore:
     def __init__(self, path: str | Path, table: str = "llm_keys", *, create: bool = True) -> None:
         self.path = Path(path)
         self.table = table
-        self._create = create
-        self._executor: ThreadPoolExecutor | None = None
-        self._connection: sqlite3.Connection | None = None
+        self._thread = SqliteThread(path, create=create, thread_name="llmgateway-keys", schema=self._schema)
+        self._call = self._thread.call
+        self._db = self._thread.db
         self._select = f'SELECT {", ".join(COLUMNS)} FROM "{table}"'
 
-    async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        if self._executor is None:
-            # One thread owns the connection: sqlite3 objects stay in the thread that made them.
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmgateway-keys")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-
-    def _db(self) -> sqlite3.Connection:
-        if self._connection is not None:
-            return self._connection
-        if self._create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, isolation_level=None)
-        else:
-            uri = f"{self.path.resolve().as_uri()}?mode=rw"  # never create a file just to read it
-            connection = sqlite3.connect(uri, uri=True, isolation_level=None)
-        connection.execute("PRAGMA busy_timeout = 10000")
-        if self._create:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({_SCHEMA})')
-        self._connection = connection
-        return connection
+    def _schema(self, connection: sqlite3.Connection) -> None:
+        connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({_SCHEMA})')
 
     # -- in the worker thread ---------------------------------------------------------------------
     def _insert(self, record: KeyRecord) -> None:
@@ -134,14 +114,5 @@ class SqliteKeyStore:
     async def update(self, key_id: str, **fields: Any) -> KeyRecord | None:
         return await self._call(self._set, key_id, update_columns(fields))
 
-    def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
     async def aclose(self) -> None:
-        if self._executor is None:
-            return
-        await self._call(self._close)
-        self._executor.shutdown(wait=False)
-        self._executor = None
+        await self._thread.close()
