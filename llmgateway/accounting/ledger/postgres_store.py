@@ -106,14 +106,8 @@ class PostgresLedgerStore:
         where_sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         dims = [_dimension(name) for name in group_by] + ["currency"]
         select = ", ".join(dims)
-        query = (
-            f"SELECT {select}, COUNT(*), COUNT(*) FILTER (WHERE outcome <> 'ok'), "
-            f"COUNT(*) FILTER (WHERE cache = 'hit'), COALESCE(SUM(prompt_tokens), 0), "
-            f"COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_total), 0) "
-            f'FROM "{self.table}"{where_sql} GROUP BY {select}'
-        )
         pool = await self._pool.get()
-        rows = await pool.fetch(query, *params)
+        rows = await pool.fetch(self._aggregate(select, where_sql), *params)
         width = len(dims)
         totals = [
             UsageTotal(
@@ -158,14 +152,8 @@ class PostgresLedgerStore:
             dims.append(_dimension(group_by))
         dims.append("currency")
         select = ", ".join(dims)
-        query = (
-            f"SELECT {select}, COUNT(*), COUNT(*) FILTER (WHERE outcome <> 'ok'), "
-            f"COUNT(*) FILTER (WHERE cache = 'hit'), COALESCE(SUM(prompt_tokens), 0), "
-            f"COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_total), 0) "
-            f'FROM "{self.table}"{where_sql} GROUP BY {select}'
-        )
         pool = await self._pool.get()
-        rows = await pool.fetch(query, *params)
+        rows = await pool.fetch(self._aggregate(select, where_sql), *params)
         width = len(dims)
         buckets = [
             UsageBucket(
@@ -192,6 +180,16 @@ class PostgresLedgerStore:
             f'SELECT {columns} FROM "{self.table}" ORDER BY created_at DESC, id LIMIT $1', int(limit)
         )
         return [UsageRecord(**dict(zip(FIELD_NAMES, tuple(row), strict=True))) for row in rows]
+
+    def _aggregate(self, select: str, where_sql: str) -> str:
+        """Calls, errors, cache hits, tokens and exact cost per group: the columns after
+        ``select``'s, in that order."""
+        return (
+            f"SELECT {select}, COUNT(*), COUNT(*) FILTER (WHERE outcome <> 'ok'), "
+            f"COUNT(*) FILTER (WHERE cache = 'hit'), COALESCE(SUM(prompt_tokens), 0), "
+            f"COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_total), 0) "
+            f'FROM "{self.table}"{where_sql} GROUP BY {select}'
+        )
 
     async def aclose(self) -> None:
         await self._pool.close()
