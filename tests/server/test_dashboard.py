@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -81,7 +83,7 @@ async def test_login_sets_a_strict_httponly_cookie_that_is_not_the_key(dash: Das
     assert response.status_code == 303 and response.headers["location"] == "/ui/"
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui/" in cookie
-    assert MASTER not in cookie and session_token(MASTER) in cookie
+    assert MASTER not in cookie and re.search(r"llmgateway_ui=\d+\.[0-9a-f]{64}", cookie)
     page = await dash.client.get("/ui/")  # the client keeps the cookie
     assert page.status_code == 200 and 'data-testid="chart-cost"' in page.text
     assert (await dash.client.get("/ui/api/summary")).status_code == 200
@@ -92,13 +94,16 @@ async def test_login_sets_a_strict_httponly_cookie_that_is_not_the_key(dash: Das
 async def test_key_in_the_url_signs_in_once_and_leaves_the_address_bar(dash: Dash) -> None:
     response = await dash.client.get("/ui/", params={"key": MASTER})
     assert response.status_code == 303 and response.headers["location"] == "/ui/"
-    assert dash.client.cookies[COOKIE] == session_token(MASTER)
+    issued, _, _ = dash.client.cookies[COOKIE].partition(".")
+    assert dash.client.cookies[COOKIE] == session_token(MASTER, int(issued))
     wrong = await dash.client.get("/ui/", params={"key": "sk-wrong-wrong-wrong-wrong"})
     assert wrong.status_code == 303 and wrong.headers["location"] == "/ui/login?failed=1"
 
 
 async def test_forged_cookies_and_virtual_keys_are_refused(dash: Dash) -> None:
-    for forged in (session_token("some-other-master-key-xyz"), MASTER, ""):
+    now = int(time.time())
+    expired = session_token(MASTER, now - 8 * 86400)  # signed right, but over a week old
+    for forged in (session_token("some-other-master-key-xyz", now), expired, f"{now}.{MASTER}", MASTER, ""):
         dash.client.cookies.set(COOKIE, forged, path="/ui/")
         assert (await dash.client.get("/ui/api/summary")).status_code == 401
         assert (await dash.client.get("/ui/")).status_code == 303

@@ -21,11 +21,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from llmgateway.server.dashboard import data
-from llmgateway.server.dashboard.session import COOKIE, DashboardGuard
+from llmgateway.server.dashboard.session import COOKIE, SESSION_SECONDS, DashboardGuard
 from llmgateway.server.state import ServerState
 
 STATIC = Path(__file__).parent / "static"
-SESSION_SECONDS = 7 * 86400
 MAX_FORM_BYTES = 8192
 # Nothing is fetched from anywhere but this server; no inline script or style.
 SECURITY_HEADERS = {
