@@ -241,7 +241,10 @@ class OpenAIEndpoint:
         outcome, failure = await send_stream(stream, _stream_headers(stream), receive, send)
         meta = stream.gateway
         usage = stream.usage
-        status = 499 if outcome == "client_closed" else (failure.status_code if failure else 200)
+        # The 200 went out with the stream's first bytes: a stream that breaks later is still a
+        # 200 to the client (the error arrives as an SSE event), and is logged as one, with the
+        # failure beside it; 499 when the client left.
+        status = 499 if outcome == "client_closed" else 200
         calls.record(
             "chat",
             model,
