@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HEAVY = ("torch", "transformers", "botocore", "google.auth", "starlette", "uvicorn")
 
 
@@ -43,3 +45,13 @@ def test_cli_version_help_and_check(tmp_path: Path) -> None:
     config.write_text("models:\n  chat:\n    deployments:\n      - {provider: nope}\n")
     bad = subprocess.run([*cli, "check", str(config)], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown provider 'nope'" in bad.stderr
+
+
+def test_the_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from llmgateway.cli import main
+
+    example = Path(__file__).parents[1] / "examples" / "gateway.yaml"
+    assert main(["check", str(example)]) == 0
+    assert "config OK" in capsys.readouterr().out
