@@ -98,6 +98,11 @@ class KeyAuthenticator:
         self.store = store
         self._master = MasterKeyAuthenticator(master_key)
         self._cache: TtlCache[CachedKey | None] = TtlCache(cache_seconds, max_entries=max_cached, clock=clock)
+        # Unknown ids are remembered apart: a flood of made-up ids evicts only other made-up ids,
+        # never a real key (which would then cost a database read per request).
+        self._unknown: TtlCache[CachedKey | None] = TtlCache(
+            cache_seconds, max_entries=max_cached, clock=clock
+        )
         self._wall = wall
         self._loading: dict[str, asyncio.Future[CachedKey | None]] = {}
         self._generation = 0  # bumped by invalidate: a lookup begun before must not be cached
@@ -119,6 +124,8 @@ class KeyAuthenticator:
             )
         key_id, secret = parsed
         entry = self._cache.get(key_id)
+        if isinstance(entry, Miss):
+            entry = self._unknown.get(key_id)
         if isinstance(entry, Miss):
             entry = await self._load(key_id)
         if entry is None or not hmac.compare_digest(
@@ -172,13 +179,14 @@ class KeyAuthenticator:
                 revoked=record.revoked_at is not None,
             )
         if generation == self._generation:
-            self._cache.put(key_id, entry)
+            (self._cache if entry is not None else self._unknown).put(key_id, entry)
         return entry
 
     def invalidate(self, key_id: str | None = None) -> None:
         """Forget a cached key (after changing it here), or every key."""
         self._generation += 1
         self._cache.invalidate(key_id)
+        self._unknown.invalidate(key_id)
 
     async def aclose(self) -> None:
         await self.store.aclose()

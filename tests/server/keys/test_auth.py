@@ -203,3 +203,18 @@ async def test_build_authenticator_picks_by_config(tmp_path: Path) -> None:
     await with_keys.aclose()
     with pytest.raises(ConfigError, match=r"server\.master_key"):
         build_authenticator(ServerConfig.model_validate({"keys": keys}))
+
+
+async def test_a_flood_of_made_up_ids_never_evicts_a_real_key(sqlite_key_store: KeyStore) -> None:
+    counting = CountingStore(sqlite_key_store)
+    auth = KeyAuthenticator(MASTER_KEY, counting, cache_seconds=60, max_cached=4)  # type: ignore[arg-type]
+    _, key = await sqlite_key_store.create({"name": "real"})
+    await auth.authenticate(bearer(key))
+    for i in range(50):
+        with pytest.raises(AuthenticationError):
+            made_up = "a" * 10 + chr(97 + i // 26) + chr(97 + i % 26)  # a well-formed, unknown id
+            await auth.authenticate(bearer(f"sk-llmgw-{made_up}-guess"))
+    reads = counting.gets
+    assert reads == 51  # each made-up id was looked up
+    await auth.authenticate(bearer(key))  # still cached: no read
+    assert counting.gets == reads
