@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from llmgateway.accounting.estimate import estimate_prompt_tokens, estimate_text_tokens, estimate_usage
+from llmgateway.accounting.estimate import (
+    estimate_completion_prompt_tokens,
+    estimate_embedding_input_tokens,
+    estimate_prompt_tokens,
+    estimate_usage,
+)
 from llmgateway.errors import NotFoundError, StreamInterruptedError
 from llmgateway.reliability.attempts import AttemptLog, HedgePlan, run_round
 from llmgateway.reliability.charges import Tickets, settle_tries, settles_remotely
@@ -433,13 +438,12 @@ class Dispatcher:
     async def completions(
         self, request: CompletionRequest, timeout: float | None, override: RoutingOverride | None = None
     ) -> Completion:
-        prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
         return await self._unary(
             request.model,
             needs_completions,
             "text completions",
             lambda d: d.provider.completions(request, timeout=timeout or d.timeout),
-            sum(estimate_text_tokens(p) for p in prompts),
+            estimate_completion_prompt_tokens(request),
             request.max_tokens,
             override,
             timeout=timeout,
@@ -448,14 +452,12 @@ class Dispatcher:
     async def embeddings(
         self, request: EmbeddingRequest, timeout: float | None, override: RoutingOverride | None = None
     ) -> EmbeddingResponse:
-        inputs = request.input if isinstance(request.input, list) else [request.input]
-        tokens = sum(estimate_text_tokens(i) if isinstance(i, str) else 1 for i in inputs)
         return await self._unary(
             request.model,
             needs_embeddings,
             "embeddings",
             lambda d: d.provider.embeddings(request, timeout=timeout or d.timeout),
-            tokens,
+            estimate_embedding_input_tokens(request),
             0,
             override,
             timeout=timeout,

@@ -17,7 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from llmgateway.accounting.estimate import estimate_prompt_tokens, estimate_text_tokens
+from llmgateway.accounting.estimate import (
+    estimate_completion_prompt_tokens,
+    estimate_embedding_input_tokens,
+    estimate_prompt_tokens,
+)
 from llmgateway.accounting.records import RequestIds
 from llmgateway.admission import Admission, Admitted
 from llmgateway.call_books import CallBooks
@@ -110,17 +114,14 @@ class Pipeline:
     ) -> ChatCompletion:
         if self._plain:
             return await self.dispatcher.chat(request, timeout, override)
-        tokens = estimate_prompt_tokens(request.messages) if self._admission is not None else 0
         return await self._unary(
             "chat",
             request,
-            request.model,
             caller,
             control,
             lambda: self.dispatcher.chat(request, timeout, override),
-            tokens,
+            lambda: estimate_prompt_tokens(request.messages),
             request.output_token_limit(),
-            ChatCompletion,
         )
 
     async def completions(
@@ -133,20 +134,14 @@ class Pipeline:
     ) -> Completion:
         if self._plain:
             return await self.dispatcher.completions(request, timeout, override)
-        tokens = 0
-        if self._admission is not None:
-            prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
-            tokens = sum(estimate_text_tokens(p) for p in prompts)
         return await self._unary(
             "completion",
             request,
-            request.model,
             caller,
             control,
             lambda: self.dispatcher.completions(request, timeout, override),
-            tokens,
+            lambda: estimate_completion_prompt_tokens(request),
             request.max_tokens,
-            Completion,
         )
 
     async def embeddings(
@@ -159,20 +154,14 @@ class Pipeline:
     ) -> EmbeddingResponse:
         if self._plain:
             return await self.dispatcher.embeddings(request, timeout, override)
-        tokens = 0
-        if self._admission is not None:
-            inputs = request.input if isinstance(request.input, list) else [request.input]
-            tokens = sum(estimate_text_tokens(i) if isinstance(i, str) else 1 for i in inputs)
         return await self._unary(
             "embedding",
             request,
-            request.model,
             caller,
             control,
             lambda: self.dispatcher.embeddings(request, timeout, override),
-            tokens,
+            lambda: estimate_embedding_input_tokens(request),
             0,
-            EmbeddingResponse,
         )
 
     async def stream_chat(
@@ -187,8 +176,12 @@ class Pipeline:
             return await self.dispatcher.stream_chat(request, timeout, override)
         books = self._open(caller, request.model, stream=True)
         try:
-            tokens = estimate_prompt_tokens(request.messages) if self._admission is not None else 0
-            books.admitted = await self._admit(caller, request.model, tokens, request.output_token_limit())
+            books.admitted = await self._admit(
+                caller,
+                request.model,
+                lambda: estimate_prompt_tokens(request.messages),
+                request.output_token_limit(),
+            )
             books.lookup = await self._lookup("chat", request, control, caller)
             if books.lookup is not None and books.lookup.entry is not None:
                 stream = self._replay(request, books.lookup.entry, books)
@@ -218,10 +211,12 @@ class Pipeline:
         return CallBooks(self, self._ids.next(), caller, model, time.perf_counter(), stream)
 
     async def _admit(
-        self, caller: Caller, model: str, prompt_tokens: int, max_output: int | None
+        self, caller: Caller, model: str, estimate_prompt: Callable[[], int], max_output: int | None
     ) -> Admitted | None:
+        """``estimate_prompt`` runs only when something is admitted (budgets or limits on)."""
         if self._admission is None:
             return None
+        prompt_tokens = estimate_prompt()
         output = DEFAULT_OUTPUT_TOKENS if max_output is None else max_output
 
         def cost_estimate() -> tuple[Decimal, str]:
@@ -271,15 +266,14 @@ class Pipeline:
     async def _unary(
         self,
         kind: Kind,
-        request: Any,
-        model: str,
+        request: ChatCompletionRequest | CompletionRequest | EmbeddingRequest,
         caller: Caller,
         control: CacheControl | None,
         run: Callable[[], Awaitable[R]],
-        prompt_tokens: int,
+        prompt_tokens: Callable[[], int],
         max_output: int | None,
-        response_type: type[R],
     ) -> R:
+        model = request.model
         books = self._open(caller, model, stream=False)
         try:
             books.admitted = await self._admit(caller, model, prompt_tokens, max_output)
