@@ -4,8 +4,9 @@ Names load on first use (PEP 562): importing the package, or its settings, stays
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmgateway.lazy_exports import lazy_getattr
 
 _EXPORTS = {
     "CacheControl": "llmgateway.cache.control",
@@ -27,11 +28,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:
