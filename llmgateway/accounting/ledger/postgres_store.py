@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from llmgateway.accounting.ledger.money import exact_sum
 from llmgateway.accounting.ledger.record import FIELD_NAMES, UsageRecord, utc
 from llmgateway.accounting.ledger.store import (
     SpentColumn,
@@ -19,6 +18,7 @@ from llmgateway.accounting.ledger.store import (
     UsageTotal,
     check_bucket,
     check_dimensions,
+    spent_from_totals,
 )
 from llmgateway.storage.pg_pool import LazyPool
 
@@ -127,10 +127,7 @@ class PostgresLedgerStore:
     async def spent(
         self, column: SpentColumn | None, value: str | None, since: datetime | None = None
     ) -> Decimal:
-        if column is not None and value is None:
-            raise ValueError("spent() needs a value with a column")
-        where: dict[str, str] | None = {column: value} if column is not None and value is not None else None
-        return exact_sum([t.cost for t in await self.totals([], since=since, where=where)])
+        return await spent_from_totals(self, column, value, since)
 
     async def timeseries(
         self,

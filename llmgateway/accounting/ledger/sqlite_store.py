@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from llmgateway.accounting.ledger.money import EXACT, exact_sum, from_units, to_units
+from llmgateway.accounting.ledger.money import EXACT, from_units, to_units
 from llmgateway.accounting.ledger.record import FIELD_NAMES, UsageRecord, utc
 from llmgateway.accounting.ledger.store import (
     SpentColumn,
@@ -21,6 +21,7 @@ from llmgateway.accounting.ledger.store import (
     UsageTotal,
     check_bucket,
     check_dimensions,
+    spent_from_totals,
 )
 from llmgateway.storage.sqlite_thread import SqliteThread
 
@@ -190,11 +191,7 @@ class SqliteLedgerStore:
     async def spent(
         self, column: SpentColumn | None, value: str | None, since: datetime | None = None
     ) -> Decimal:
-        where: dict[str, str] | None = {column: value} if column is not None and value is not None else None
-        if column is not None and value is None:
-            raise ValueError("spent() needs a value with a column")
-        totals = await self.totals([], since=since, where=where)
-        return exact_sum([t.cost for t in totals])
+        return await spent_from_totals(self, column, value, since)
 
     # -- dashboard reads --------------------------------------------------------------------------
     def _timeseries(

@@ -98,3 +98,16 @@ def check_dimensions(group_by: Sequence[str], where: Mapping[str, str] | None) -
     for name in [*group_by, *(where or {})]:
         if name not in GROUP_COLUMNS:
             raise ValueError(f"unknown usage dimension {name!r}; choose from {', '.join(GROUP_COLUMNS)}")
+
+
+async def spent_from_totals(
+    store: LedgerStore, column: SpentColumn | None, value: str | None, since: datetime | None
+) -> Decimal:
+    """What a store's ``spent`` answers, from its ``totals``: the exact cost recorded for one
+    key, team or model (or everything, with no column) since ``since``."""
+    from llmgateway.accounting.ledger.money import exact_sum
+
+    if column is not None and value is None:
+        raise ValueError("spent() needs a value with a column")
+    where: dict[str, str] | None = {column: value} if column is not None and value is not None else None
+    return exact_sum([t.cost for t in await store.totals([], since=since, where=where)])
