@@ -18,6 +18,7 @@ from llmgateway.caller import Caller
 from llmgateway.types import ChatCompletionChunk, GatewayMetadata, Usage
 
 if TYPE_CHECKING:
+    from llmgateway.accounting.ledger.record import UsageRecord
     from llmgateway.admission import Admitted
     from llmgateway.cache.response_cache import CacheLookup
     from llmgateway.pipeline import Pipeline
@@ -66,6 +67,11 @@ class CallBooks:
         if self.lookup is not None and metadata.cache != "hit":
             metadata.cache = self.lookup.status
 
+    def _answered_record(self, metadata: GatewayMetadata, usage: Usage | None, outcome: str) -> UsageRecord:
+        return answered_record(
+            self.request_id, self._caller, metadata, usage, outcome=outcome, stream=self.stream
+        )
+
     def _usage_charges(self, metadata: GatewayMetadata, usage: Usage | None) -> tuple[Decimal, int]:
         """What the call costs the budgets and the token limits: nothing for a cache hit."""
         if metadata.cache == "hit":
@@ -87,10 +93,7 @@ class CallBooks:
         pipeline = self._pipeline
         self._stamp(metadata)
         if pipeline.ledger is not None:
-            record = answered_record(
-                self.request_id, self._caller, metadata, usage, outcome=outcome, stream=self.stream
-            )
-            await pipeline.write(record)
+            await pipeline.write(self._answered_record(metadata, usage, outcome))
         if self.admitted is not None:
             cost, tokens = self._usage_charges(metadata, usage)
             warnings = await pipeline.settle(self.admitted, cost, tokens)
@@ -162,10 +165,7 @@ class CallBooks:
         pipeline = self._pipeline
         self._stamp(metadata)
         if pipeline.ledger is not None:
-            record = answered_record(
-                self.request_id, self._caller, metadata, usage, outcome=outcome, stream=self.stream
-            )
-            pipeline.ledger.record_nowait(record)
+            pipeline.ledger.record_nowait(self._answered_record(metadata, usage, outcome))
         if self.admitted is not None:
             cost, tokens = self._usage_charges(metadata, usage)
             pipeline.spawn(self.admitted.settle(cost, tokens))
