@@ -49,6 +49,10 @@ class StreamResponse(Protocol):
 
     def lines(self) -> AsyncIterator[bytes]: ...
 
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive (for binary framings such as AWS event streams)."""
+        ...
+
     async def read(self) -> bytes: ...
 
 
@@ -81,6 +85,17 @@ class _HttpxStream:
         try:
             async for line in self._response.aiter_lines():
                 yield line.encode()
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"stream timed out: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        import httpx
+
+        try:
+            async for data in self._response.aiter_bytes():
+                yield data
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"stream timed out: {exc}") from exc
         except httpx.TransportError as exc:
@@ -158,6 +173,17 @@ class _AiohttpStream:
         pending = pending.rstrip(b"\r")
         if pending:
             yield pending
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        import aiohttp
+
+        try:
+            async for data in self._response.content.iter_any():
+                yield data
+        except asyncio.TimeoutError as exc:
+            raise APITimeoutError("stream timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
 
     async def read(self) -> bytes:
         return await self._response.read()
