@@ -83,11 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("prompt", help="the user message")
     chat.set_defaults(run=lambda a: asyncio.run(_chat_call(a)))
 
+    from llmgateway.compare.cli_compare import add_compare_parser
     from llmgateway.server.cli import add_serve_parser
     from llmgateway.server.keys_cli import add_keys_parser
     from llmgateway.usage_cli import add_usage_parser
 
     add_serve_parser(commands)
+    add_compare_parser(commands)
     add_usage_parser(commands)
     add_keys_parser(commands)
 
