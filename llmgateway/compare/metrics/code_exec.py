@@ -1,6 +1,6 @@
 """pass@1: a model's function run against the item's tests in a sandboxed Python subprocess.
 
-The child (``sandbox_runner.py``) runs with ``python -I -S -B``: isolated mode (no PYTHON*
+The child (``sandbox_runner.py``) runs with ``python -I -S -B -u``: isolated mode (no PYTHON*
 variables, no user site, the script's directory not on sys.path) and no site-packages, so the
 code and its tests get the standard library only - the gateway's own packages and credentials
 are out of reach and start-up is fast. Around it:
@@ -33,6 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmgateway.compare.metrics.code_extract import extract_code
+from llmgateway.compare.metrics.sandbox_process import (
+    drain_pipe,
+    kill_group,
+    read_capped,
+    stdlib_public,
+    unshare_works,
+)
 
 _RUNNER = Path(__file__).with_name("sandbox_runner.py")
 _NOBODY = 65534
@@ -77,7 +84,7 @@ class CodeSandbox:
     async def network_namespace(self) -> bool:
         """Whether runs get their own empty network namespace (``unshare -n`` works here)."""
         if self._network_namespace is None:
-            self._network_namespace = await _unshare_works()
+            self._network_namespace = await unshare_works()
         return self._network_namespace
 
     async def run(self, answer: str, tests: str, entry_point: str) -> SandboxResult:
@@ -96,9 +103,9 @@ class CodeSandbox:
         os.close(nonce_write)
         report_read, report_write = os.pipe()
         limits = [math.ceil(self.timeout) + 1, self.memory_bytes, self.file_size_bytes, self.open_files]
-        uid = _NOBODY if os.geteuid() == 0 and _stdlib_public() else -1
+        uid = _NOBODY if os.geteuid() == 0 and stdlib_public() else -1
         args = [str(_RUNNER), directory, str(nonce_read), str(report_write), *map(str, limits)]
-        command = [*prefix, self.python, "-I", "-S", "-B", "-X", "utf8", *args, entry_point, str(uid)]
+        command = [*prefix, self.python, "-I", "-S", "-B", "-u", "-X", "utf8", *args, entry_point, str(uid)]
         env = {"PATH": "/usr/bin:/bin", "HOME": directory, "TMPDIR": directory, "LANG": "C.UTF-8"}
         started = time.monotonic()
         try:
@@ -117,11 +124,11 @@ class CodeSandbox:
             os.close(report_write)
         try:
             timed_out, output = await self._wait(process)
-            report = _drain(report_read, self.max_output_bytes)
+            report = drain_pipe(report_read, self.max_output_bytes)
         finally:
             os.close(report_read)
             if process.returncode is None:
-                _kill_group(process.pid)
+                kill_group(process.pid)
                 await process.wait()
         seconds = time.monotonic() - started
         passed = not timed_out and (nonce + b" passed") in report.splitlines()
@@ -134,13 +141,13 @@ class CodeSandbox:
 
     async def _wait(self, process: asyncio.subprocess.Process) -> tuple[bool, bytes]:
         assert process.stdout is not None
-        reader = asyncio.ensure_future(_read_capped(process.stdout, self.max_output_bytes))
+        reader = asyncio.ensure_future(read_capped(process.stdout, self.max_output_bytes))
         timed_out = False
         try:
             await asyncio.wait_for(process.wait(), self.timeout)
         except asyncio.TimeoutError:
             timed_out = True
-            _kill_group(process.pid)
+            kill_group(process.pid)
             await process.wait()
         try:
             # The group is gone, so the pipe closes; the bound only guards against the unexpected.
@@ -158,67 +165,15 @@ def _sandbox_directory(code: str, tests: str) -> str:
     return directory
 
 
-async def _read_capped(stream: asyncio.StreamReader, limit: int) -> bytes:
-    """Everything until EOF, keeping the first ``limit`` bytes (the rest is read and dropped)."""
-    kept = bytearray()
-    while chunk := await stream.read(65536):
-        if len(kept) < limit:
-            kept += chunk[: limit - len(kept)]
-    return bytes(kept)
-
-
-def _drain(fd: int, limit: int) -> bytes:
-    """What the child wrote on the report pipe (its write ends are all closed by now)."""
-    os.set_blocking(fd, False)
-    data = bytearray()
-    while len(data) < limit:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return bytes(data[:limit])
-
-
 def _failure_reason(report: bytes, exit_code: int | None) -> str:
-    lines = [line.decode("utf-8", "replace") for line in report.splitlines() if line.strip()]
+    # The child's own reports; anything else on the pipe was written by the code under test.
+    lines = [
+        line.decode("utf-8", "replace")
+        for line in report.splitlines()
+        if line.startswith((b"error ", b"blocked "))
+    ]
     if lines:
         return lines[-1][:300]
     if exit_code is not None and exit_code < 0:
         return f"killed by {signal.Signals(-exit_code).name}"
     return f"failed (exit code {exit_code}, tests did not complete)"
-
-
-def _stdlib_public() -> bool:
-    """Whether any user can read the standard library (every directory above it world-searchable)."""
-    import sysconfig
-
-    path = Path(sysconfig.get_paths()["stdlib"]).resolve()
-    for directory in (path, *path.parents):
-        mode = directory.stat().st_mode
-        if not mode & 0o001 or (directory == path and not mode & 0o004):
-            return False
-    return True
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-async def _unshare_works() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    try:
-        probe = await asyncio.create_subprocess_exec(
-            *("unshare", "--net", "--", "true"),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        return await asyncio.wait_for(probe.wait(), 5.0) == 0
-    except (OSError, asyncio.TimeoutError):
-        return False

@@ -13,14 +13,17 @@ other processes, ctypes, tracing, heap and stack introspection (``gc.get_*``,
 the sandbox directory. It ends the process rather than raising, so no traceback ever exposes
 the hook's frame.
 
-The verdict: the hook writes ``<nonce> passed`` to the report fd only when the event
-``llmgateway.sandbox.passed`` comes from this module's own frame after that frame itself exec'd
-the tests' code object. Exiting early (``sys.exit(0)``, ``os._exit(0)``), printing a fake marker,
-writing to the report fd or replacing ``exec`` / ``sys.audit`` / this module's globals all fail
-to produce it: the nonce lives only in the hook's closure. Limit: the tests run in the same
-interpreter as the code, so code written to defeat its tests (an object whose ``__eq__`` is
-always true, say) can still pass; the sandbox keeps honest mistakes and hostile side effects
-apart, it is not proof against a model gaming its own tests.
+The verdict: the tests are compiled with one more line at their end, which raises the audit
+event ``llmgateway.sandbox.passed``; the hook writes ``<nonce> passed`` to the report fd only when
+that event comes from a frame running the tests' own code object, at that last line - which the
+frame reaches only after every test statement before it ran without an exception. Exiting early
+(``sys.exit(0)``, ``os._exit(0)``), printing a marker, writing to the report fd, raising the
+event from anywhere else, or replacing ``exec`` / ``sys.audit`` / this script's globals cannot
+produce the line: the nonce lives only in the hook's closure (never in argv, the environment, a
+global or a frame). Limit: the tests run in the same interpreter as the code, so code written to
+defeat them (an object whose ``__eq__`` is always true, say) can still pass; the sandbox keeps
+honest mistakes and hostile side effects out of the score, it is not proof against a model
+gaming its own tests.
 """
 
 import os
@@ -29,6 +32,7 @@ import stat
 import sys
 
 PASSED_EVENT = "llmgateway.sandbox.passed"
+_PASSED_LINE = f"__import__('sys').audit({PASSED_EVENT!r})\n"
 BLOCKED_EXIT = 86
 _DENIED_PREFIXES = (
     "socket.", "urllib.", "http.client.", "ftplib.", "smtplib.", "imaplib.", "poplib.", "nntplib.",
@@ -72,7 +76,7 @@ def _drop_privileges(root: str, uid: int) -> None:
     os.setuid(uid)
 
 
-def _install_guard(root: str, nonce_fd: int, report_fd: int, tests: object, frame: object) -> None:
+def _install_guard(root: str, nonce_fd: int, report_fd: int, tests: object, last_line: int) -> None:
     nonce = os.read(nonce_fd, 256).strip()
     os.close(nonce_fd)
     # Everything the hook uses is bound here: later code may replace module attributes.
@@ -80,7 +84,6 @@ def _install_guard(root: str, nonce_fd: int, report_fd: int, tests: object, fram
     fspath, join, realpath, af_unix, write_flags = os.fspath, os.path.join, os.path.realpath, 1, _WRITE_FLAGS
     lstat, is_char_device, is_block_device = os.stat, stat.S_ISCHR, stat.S_ISBLK
     denied, path_events, inside = _DENIED_PREFIXES, dict(_PATH_EVENTS), root.rstrip("/") + "/"
-    tests_ran = [False]
 
     def deny(event: str) -> None:
         try:
@@ -107,11 +110,9 @@ def _install_guard(root: str, nonce_fd: int, report_fd: int, tests: object, fram
             return True  # does not exist yet: a new regular file
 
     def hook(event: str, args: tuple[object, ...]) -> None:
-        if event == "exec":
-            if args[0] is tests and getframe(1) is frame:
-                tests_ran[0] = True
-        elif event == PASSED_EVENT:
-            if tests_ran[0] and getframe(1) is frame:
+        if event == PASSED_EVENT:
+            caller = getframe(1)  # sys.audit is a builtin: frame 1 is the Python code calling it
+            if not args and caller.f_code is tests and caller.f_lineno == last_line:
                 write(report_fd, nonce + b" passed\n")
         elif event == "open":
             path, mode, flags = args
@@ -154,6 +155,9 @@ with open("tests.py", encoding="utf-8") as _f:
     _tests_source = _f.read()
 _set_limits(_cpu, _memory, _file_size, _open_files)
 _drop_privileges(_root, _uid)
+# The tests' last line reports success (see the module's docstring).
+_tests_source = _tests_source + "\n" + _PASSED_LINE
+_last_line = _tests_source.count("\n")
 try:
     _solution = compile(_solution_source, "solution.py", "exec")
     _tests = compile(_tests_source, "tests.py", "exec")
@@ -161,9 +165,8 @@ except BaseException as _exc:
     _report(_report_fd, _exc)
     raise
 _namespace: dict[str, object] = {"__name__": "solution", "__builtins__": __builtins__}
-_install_guard(_root, _nonce_fd, _report_fd, _tests, sys._getframe())
-# From here on untrusted code runs; nothing below may depend on state it could have changed
-# except through the hook's own checks.
+_install_guard(_root, _nonce_fd, _report_fd, _tests, _last_line)
+# From here on untrusted code runs; the verdict depends only on the hook's own checks.
 try:
     exec(_solution, _namespace)
     if not callable(_namespace.get(_entry)):
@@ -172,5 +175,4 @@ try:
 except BaseException as _exc:
     _report(_report_fd, _exc)
     raise
-sys.audit(PASSED_EVENT)
-os._exit(0)
+os._exit(0)  # without waiting for threads the code may have left running
