@@ -9,6 +9,7 @@ are inside its refresh window (15 minutes before expiry), so the event loop neve
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +38,12 @@ def botocore_session(profile: str | None) -> Session:
 
 
 def session_region(session: Session) -> str | None:
-    """The region the profile or environment names (AWS_REGION, AWS_DEFAULT_REGION, config)."""
+    """The region the environment or profile names: AWS_REGION (what the AWS CLI v2 and the other
+    SDKs read first; botocore does not), then AWS_DEFAULT_REGION or the profile's config."""
     from botocore.exceptions import ProfileNotFound
 
+    if os.environ.get("AWS_REGION"):
+        return os.environ["AWS_REGION"]
     try:
         region = session.get_config_variable("region")
     except ProfileNotFound as exc:
@@ -59,6 +63,7 @@ class AwsCredentials:
         self._frozen: ReadOnlyCredentials | None = static
         self._static = static is not None
         self._next_check = 0.0
+        self._stale = False
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self.refreshes = 0  # how many times credentials were (re)loaded, for tests and logs
@@ -92,10 +97,12 @@ class AwsCredentials:
 
     def invalidate(self) -> None:
         """Forget the chain's answer (after the service rejected it): the next call resolves the
-        chain again, picking up rotated keys or a re-assumed role."""
+        chain again, in a new session (a session keeps what it resolved), picking up rotated keys
+        or a re-assumed role."""
         if not self._static:
             self._source = None
             self._frozen = None
+            self._stale = True
 
     def _guard(self) -> asyncio.Lock:
         # A lock belongs to one loop; a gateway reused under a new loop gets a new one.
@@ -109,6 +116,8 @@ class AwsCredentials:
         from botocore.exceptions import BotoCoreError
 
         assert self._session is not None
+        if self._stale:
+            self._session, self._stale = botocore_session(self._session.profile), False
         try:
             if self._source is None:
                 self._source = self._session.get_credentials()

@@ -35,14 +35,13 @@ class PayloadEvents:
         return events
 
     def close(self) -> list[str]:
-        """The stream ended: its last line and event count even without the final newlines."""
+        """The stream ended. A last JSON line counts without its newline; an SSE event cut off
+        before its blank line does not (the SSE spec drops it: it may be incomplete)."""
         events: list[str] = []
-        if self._pending:
+        if self._pending and not self._data and self._pending[:1] in (b"{", b"["):
             self._line(self._pending, events)
-            self._pending = b""
-        if self._data:
-            events.append("\n".join(self._data))
-            self._data = []
+        self._pending = b""
+        self._data = []
         return events
 
     def _line(self, raw: bytes, events: list[str]) -> None:

@@ -112,7 +112,7 @@ def error_for_code(
     if code == "ModelError":
         return _model_error(body, headers, deployment)
     said = error_message(body) or f"HTTP {status}"
-    message = f"SageMaker {code or f'HTTP {status}'}: {said}"
+    message = f"SageMaker {code or f'HTTP {status}'}: {said.rstrip('.')}"
     kwargs: dict[str, Any] = {"deployment": deployment, "body": body, "code": code}
     if code in THROTTLING_CODES:
         return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
