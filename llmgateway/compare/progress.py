@@ -26,8 +26,8 @@ class Progress:
     """Counts one phase's done units and errors and shows them.
 
     ``live`` (default: whether ``stream`` is a TTY) draws a bar redrawn in place; otherwise a plain
-    line is written every ``interval`` seconds and when the phase ends. ``enabled=False`` shows
-    nothing but still counts (``done``, ``errors``)."""
+    line is written when the phase starts, every ``interval`` seconds, and when it ends.
+    ``enabled=False`` shows nothing but still counts (``done``, ``errors``)."""
 
     def __init__(
         self,
@@ -62,9 +62,9 @@ class Progress:
         self.label, self.total, self.unit = label, total, unit
         self.done = self.errors = 0
         self._started = self._shown = self._clock()
-        self._open = True
-        if self.enabled and self.live:
-            self._write(self.render())
+        self._open = total > 0  # a phase with nothing to do is not shown
+        if self.enabled and self._open:
+            self._write(self.render())  # a log learns at once how much there is to do
 
     def advance(self, *, error: bool = False) -> None:
         self.done += 1

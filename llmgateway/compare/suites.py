@@ -105,7 +105,7 @@ _LINE: TypeAdapter[Line] = TypeAdapter(Line)
 
 @dataclass(frozen=True)
 class Suite:
-    """A named list of items of one task. ``source`` is the file it was read from."""
+    """A named list of items of one task. ``source``: "built-in", or the file it was read from."""
 
     name: str
     task: Task
@@ -196,7 +196,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise ConfigError(f"suite file {path}: cannot read it ({exc})") from exc
 
 
-def read_suite_file(path: Path, name: str | None = None) -> Suite:
+def read_suite_file(path: Path, name: str | None = None, source: str | None = None) -> Suite:
     """Validate every line of a JSONL suite file; errors name the file, the line and the field."""
     items: list[SuiteItem] = []
     seen: dict[str, int] = {}
@@ -217,14 +217,14 @@ def read_suite_file(path: Path, name: str | None = None) -> Suite:
         items.append(to_item(line))
     if task is None:
         raise ConfigError(f"suite file {path}: no items (expected one JSON object per line)")
-    return Suite(name or path.stem, task, items, str(path))
+    return Suite(name or path.stem, task, items, source or str(path))
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
     """A built-in suite by name (translation, summarization, qa, chat, code) or a JSONL file."""
     text = str(name_or_path)
     if text in BUILTIN_SUITES:
-        return read_suite_file(BUILTIN_DIR / f"{text}.jsonl", text)
+        return read_suite_file(BUILTIN_DIR / f"{text}.jsonl", text, "built-in")
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return read_suite_file(path)
