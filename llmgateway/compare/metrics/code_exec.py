@@ -144,16 +144,19 @@ class CodeSandbox:
         reader = asyncio.ensure_future(read_capped(process.stdout, self.max_output_bytes))
         timed_out = False
         try:
-            await asyncio.wait_for(process.wait(), self.timeout)
-        except asyncio.TimeoutError:
-            timed_out = True
-            kill_group(process.pid)
-            await process.wait()
-        try:
-            # The group is gone, so the pipe closes; the bound only guards against the unexpected.
-            output = await asyncio.wait_for(reader, 5.0)
-        except asyncio.TimeoutError:
-            output = b""
+            try:
+                await asyncio.wait_for(process.wait(), self.timeout)
+            except asyncio.TimeoutError:
+                timed_out = True
+                kill_group(process.pid)
+                await process.wait()
+            try:
+                # The group is gone, so the pipe closes; the bound guards against the unexpected.
+                output = await asyncio.wait_for(reader, 5.0)
+            except asyncio.TimeoutError:
+                output = b""
+        finally:
+            reader.cancel()  # when the run itself is cancelled
         return timed_out, output
 
 
@@ -175,5 +178,8 @@ def _failure_reason(report: bytes, exit_code: int | None) -> str:
     if lines:
         return lines[-1][:300]
     if exit_code is not None and exit_code < 0:
-        return f"killed by {signal.Signals(-exit_code).name}"
+        try:
+            return f"killed by {signal.Signals(-exit_code).name}"
+        except ValueError:
+            return f"killed by signal {-exit_code}"
     return f"failed (exit code {exit_code}, tests did not complete)"
