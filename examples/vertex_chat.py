@@ -1,0 +1,112 @@
+"""Ask a model deployed on a Vertex AI endpoint one question, plain and streamed, through the gateway.
+
+Credentials are Google's application default credentials: ``gcloud auth application-default
+login`` on a workstation, ``GOOGLE_APPLICATION_CREDENTIALS=key.json`` for a service account, or the
+attached service account on GCE / GKE / Cloud Run. ``VERTEX_ACCESS_TOKEN`` (or ``--access-token``)
+uses a fixed token instead, e.g. ``$(gcloud auth print-access-token)``.
+
+    python examples/vertex_chat.py --project my-project --region us-central1 \\
+        --endpoint 1234567890 --route chat
+    python examples/vertex_chat.py --project my-project --region us-central1 \\
+        --endpoint openapi --route openapi --model meta/llama-3.3-70b-instruct-maas
+
+Routes: ``predict`` ({instances} -> {predictions}; no streaming), ``raw`` (rawPredict /
+streamRawPredict with an OpenAI chat body), ``chat`` (the endpoint's OpenAI-compatible chat
+completions), ``openapi`` (chat completions of model-as-a-service models; needs --model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from llmgateway import Gateway
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--project", required=True, help="Google Cloud project id (or number)")
+    parser.add_argument("--region", default="us-central1", help="endpoint location (default: %(default)s)")
+    parser.add_argument("--endpoint", help="endpoint id (default: 'openapi' for --route openapi)")
+    parser.add_argument("--route", choices=["predict", "raw", "chat", "openapi"], default="chat")
+    parser.add_argument("--model", help="model name sent in the body (required for --route openapi)")
+    parser.add_argument("--api-endpoint", help="base URL override (private endpoints, a local fake)")
+    parser.add_argument("--dedicated-dns", help="the endpoint's dedicated DNS name, if it has one")
+    parser.add_argument(
+        "--access-token", default=os.environ.get("VERTEX_ACCESS_TOKEN"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--question", default="What is the capital of France? Answer in one sentence.")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    args = parser.parse_args(argv)
+    if args.route == "openapi":
+        args.endpoint = args.endpoint or "openapi"
+        if not args.model:
+            parser.error("--route openapi needs --model, e.g. google/gemini-2.0-flash-001")
+    elif not args.endpoint:
+        parser.error("--endpoint is required (the deployed endpoint's id)")
+    return args
+
+
+def build_config(args: argparse.Namespace) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "project": args.project,
+        "region": args.region,
+        "endpoint": args.endpoint,
+        "route": "chat" if args.route == "openapi" else args.route,
+    }
+    optional = {
+        "model": args.model,
+        "api_endpoint": args.api_endpoint,
+        "dedicated_endpoint_dns": args.dedicated_dns,
+        "access_token": args.access_token,
+    }
+    settings.update({key: value for key, value in optional.items() if value})
+    deployment = {
+        "name": f"vertex-{args.endpoint}",
+        "provider": "vertex",
+        "settings": settings,
+        # Example prices (USD per million tokens); put your endpoint's real ones here.
+        "pricing": {"input_per_million": "0.20", "output_per_million": "0.60"},
+    }
+    return {"models": {"vertex-chat": {"deployments": [deployment]}}}
+
+
+def describe(metadata: Any) -> str:
+    cost = metadata.cost
+    estimated = " (usage estimated: the endpoint reported none)" if cost.estimated else ""
+    return (
+        f"deployment {metadata.deployment}, {metadata.latency_ms:.0f} ms, "
+        f"cost {cost.total} {cost.currency}{estimated}"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    messages = [{"role": "user", "content": args.question}]
+    async with Gateway(build_config(args)) as gw:
+        reply = await gw.chat.completions.create(
+            model="vertex-chat", messages=messages, max_tokens=args.max_tokens
+        )
+        print(f"plain: {reply.text()}")
+        if reply.usage is not None:
+            print(f"  usage: {reply.usage.prompt_tokens} prompt + {reply.usage.completion_tokens} completion")
+        assert reply.gateway is not None
+        print(f"  {describe(reply.gateway)}")
+        if args.route == "predict":
+            print("streamed: (the predict route does not stream)")
+            return
+        stream = await gw.chat.completions.create(
+            model="vertex-chat", messages=messages, max_tokens=args.max_tokens, stream=True
+        )
+        print("streamed: ", end="", flush=True)
+        async for chunk in stream:
+            if chunk.choices:
+                print(chunk.choices[0].delta.content or "", end="", flush=True)
+        print()
+        if stream.gateway is not None:
+            print(f"  {describe(stream.gateway)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
