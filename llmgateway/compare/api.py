@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from llmgateway.compare.progress import Progress, resolve_progress
 from llmgateway.compare.records import CallRecord, CompareResult, Summary
-from llmgateway.compare.runner import CallOptions, interleave, measure_call, run_bounded
+from llmgateway.compare.runner import CallOptions, interleave, measure_call, run_bounded, warm_up
 from llmgateway.compare.suites import Suite, load_suite
 from llmgateway.errors import ConfigError
 from llmgateway.version import __version__
@@ -65,7 +65,7 @@ async def compare(
     started = _now()
     async with _opened(gateway) as gw:
         check_models(gw, names)
-        await _warm(gw)
+        await warm_up(gw, names, show)
         options = CallOptions(temperature=temperature, max_tokens=max_tokens, use_cache=use_cache)
         records = await _calls(gw, names, loaded, options, concurrency, show, stop)
         interrupted = stop is not None and stop.is_set()
@@ -146,17 +146,6 @@ async def _opened(source: GatewaySource) -> AsyncIterator[Gateway]:
         yield gateway
     finally:
         await gateway.aclose()
-
-
-async def _warm(gateway: Gateway) -> None:
-    """Load models before the clock starts, so no model's first TTFT includes its loading. A
-    deployment that cannot warm up is left to fail its calls, which are then recorded."""
-    try:
-        await gateway.warm()
-    except Exception as exc:
-        logger.warning(
-            "a deployment failed to warm up (%s: %s); its calls will show why", type(exc).__name__, exc
-        )
 
 
 async def _calls(

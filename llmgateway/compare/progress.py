@@ -54,6 +54,7 @@ class Progress:
         self._started = 0.0
         self._shown = 0.0
         self._open = False
+        self._last = ""
 
     def start(self, label: str, total: int, unit: str = "calls") -> None:
         """Begin a phase of ``total`` units (ends the previous one if still open)."""
@@ -79,8 +80,14 @@ class Progress:
         if not self._open:
             return
         self._open = False
+        line = self.render()
+        if self.enabled and (self.live or line != self._last):  # a log gets no repeated line
+            self._write(line, final=True)
+
+    def note(self, text: str) -> None:
+        """A message between phases (e.g. that models are loading), on its own line."""
         if self.enabled:
-            self._write(self.render(), final=True)
+            self._write(text, final=True)
 
     def render(self) -> str:
         """The status line: label, bar (live only), count/total, %, rate, errors, ETA."""
@@ -102,6 +109,7 @@ class Progress:
         return " ".join(parts)
 
     def _write(self, line: str, *, final: bool = False) -> None:
+        self._last = line
         if self.live:
             # Back to the line's start and clear it, so a shorter line leaves no tail.
             self.stream.write("\r" + line + "\x1b[K" + ("\n" if final else ""))

@@ -7,6 +7,7 @@ A failed call is a record with ``ok=False`` and the error's type and message, ne
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -16,12 +17,16 @@ from llmgateway.compare.records import CallRecord, SuiteItem
 
 if TYPE_CHECKING:
     from llmgateway.client import Gateway
+    from llmgateway.compare.progress import Progress
     from llmgateway.compare.suites import Suite
     from llmgateway.streaming import ChatStream
     from llmgateway.types import GatewayMetadata
 
 J = TypeVar("J")
 R = TypeVar("R")
+logger = logging.getLogger(__name__)
+# Seconds of warm-up after which the user is told that models are loading.
+WARM_NOTICE_AFTER = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,33 @@ def interleave(models: Sequence[str], suites: Sequence[Suite]) -> list[Job]:
                 jobs.append(Job(model, suite.name, item))
             turn += 1
     return jobs
+
+
+async def warm_up(gateway: Gateway, models: Sequence[str], progress: Progress) -> None:
+    """Get the compared models' deployments ready (a local model loads) before the clock starts,
+    so no model's first TTFT includes its loading. A deployment that cannot warm up is left to
+    fail its calls, which are then recorded."""
+    routes = gateway.routes()
+    providers = {id(d.provider): d.provider for model in models for d in routes[model].deployments}
+    warmers = [getattr(p, "warm", None) for p in providers.values()]
+    warming = asyncio.ensure_future(
+        asyncio.gather(*(warm() for warm in warmers if warm is not None), return_exceptions=True)
+    )
+    try:
+        done, _ = await asyncio.wait({warming}, timeout=WARM_NOTICE_AFTER)
+        if not done:
+            progress.note("warming up the deployments (loading models)...")
+        outcomes = await warming
+    except BaseException:
+        warming.cancel()
+        raise
+    for exc in outcomes:
+        if isinstance(exc, Exception):
+            logger.warning(
+                "a deployment failed to warm up (%s: %s); its calls will show why", type(exc).__name__, exc
+            )
+        elif isinstance(exc, BaseException):
+            raise exc
 
 
 async def measure_call(gateway: Gateway, job: Job, options: CallOptions) -> CallRecord:

@@ -91,3 +91,29 @@ def test_terminal_detection_and_resolution() -> None:
 
 def test_format_duration() -> None:
     assert [format_duration(s) for s in (0, 59.6, 75.2, 3725)] == ["0:00", "1:00", "1:15", "1:02:05"]
+
+
+def test_notes_and_no_repeated_last_line_in_a_log() -> None:
+    out, clock = io.StringIO(), Clock()
+    progress = Progress(out, live=False, interval=1.0, clock=clock)
+    progress.note("warming up")
+    progress.start("calls", 2)
+    clock.now += 2
+    progress.advance()
+    progress.advance()  # within the interval: not shown, so the final line is new
+    clock.now += 2
+    progress.start("scoring", 1, "answers")
+    clock.now += 2
+    progress.advance()  # shown: the phase's end does not repeat it
+    progress.finish()
+    assert out.getvalue().splitlines() == [
+        "warming up",
+        "calls: 0/2   0% 0.0 calls/s 0 errors ETA --:--",
+        "calls: 1/2  50% 0.5 calls/s 0 errors ETA 0:02",
+        "calls: 2/2 100% 0.5 calls/s 0 errors in 0:04",
+        "scoring: 0/1   0% 0.0 answers/s 0 errors ETA --:--",
+        "scoring: 1/1 100% 0.5 answers/s 0 errors in 0:02",
+    ]
+    live = io.StringIO()
+    Progress(live, live=True).note("loading")
+    assert live.getvalue() == "\rloading\x1b[K\n"

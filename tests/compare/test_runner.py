@@ -163,3 +163,35 @@ async def test_cancelling_the_run_cancels_its_workers() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert running == []
+
+
+class Warming(MockProvider):
+    def __init__(self, *args: object, seconds: float = 0.0, fail: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.seconds, self.fail, self.warmed = seconds, fail, 0
+
+    async def warm(self) -> None:
+        await asyncio.sleep(self.seconds)
+        self.warmed += 1
+        if self.fail:
+            raise RuntimeError("no model file")
+
+
+async def test_warm_up_readies_only_the_compared_models(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import io
+
+    from llmgateway.compare import runner
+    from llmgateway.compare.progress import Progress
+
+    monkeypatch.setattr(runner, "WARM_NOTICE_AFTER", 0.01)
+    slow, broken, unused = Warming(seconds=0.05), Warming(name="broken", fail=True), Warming()
+    out = io.StringIO()
+    async with Gateway(models={"a": slow, "b": broken, "c": unused}) as gw:
+        await runner.warm_up(gw, ["a", "b"], Progress(out, live=False))
+        record = await measure_call(gw, Job("b", "s", item()), CallOptions())
+    assert (slow.warmed, broken.warmed, unused.warmed) == (1, 1, 0)
+    assert out.getvalue() == "warming up the deployments (loading models)...\n"
+    assert "failed to warm up (RuntimeError: no model file)" in caplog.text
+    assert record.ok  # a failed warm-up is left to the calls
