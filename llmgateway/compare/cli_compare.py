@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -100,9 +101,19 @@ def add_compare_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     parser.set_defaults(run=run_compare)
 
 
+def check_out_dir(out: Path) -> None:
+    """Fail before the run, not after it, when the reports could not be written."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a directory for the reports")
+    existing = next(p for p in [out, *out.parents] if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: cannot create or write into {existing}")
+
+
 def run_compare(args: argparse.Namespace) -> int:
     """Run the comparison, print the table, write the reports; the exit status."""
     try:
+        check_out_dir(args.out)
         result = asyncio.run(_run(args))
     except ConfigError as exc:
         print(f"llmgateway compare: error: {exc}", file=sys.stderr)

@@ -93,6 +93,16 @@ def test_unknown_models_and_suites_exit_2_listing_the_valid_ones(
     assert not out.exists()
 
 
+def test_an_out_path_that_cannot_hold_reports_exits_2_before_the_run(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    for out, message in ((taken, "is a file"), (taken / "sub", f"cannot create or write into {taken}")):
+        assert _run("--config", str(config), "--models", "fast", "--out", str(out)) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_a_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.yaml"
     assert _run("--config", str(missing), "--models", "m", "--out", str(tmp_path / "o")) == 2
