@@ -68,10 +68,15 @@ async def compare(
         await warm_up(gw, names, show)
         options = CallOptions(temperature=temperature, max_tokens=max_tokens, use_cache=use_cache)
         records = await _calls(gw, names, loaded, options, concurrency, show, stop)
-        interrupted = stop is not None and stop.is_set()
+        # What finished is always scored (quick); perplexity (more calls) stops with the run.
         scorers = await _score(loaded, records, concurrency, show)
-        scored_ppl = perplexity and not interrupted
-        ppl = await _perplexities(gw, names, loaded, concurrency, show) if scored_ppl else {}
+        stopped = stop is not None and stop.is_set()
+        ppl = (
+            await _perplexities(gw, names, loaded, concurrency, show, stop)
+            if perplexity and not stopped
+            else {}
+        )
+        interrupted = stop is not None and stop.is_set()
     summaries = [
         _summary(suite, model, records, ppl.get((model, suite.name)), scorers[suite.name])
         for suite in loaded
@@ -201,7 +206,12 @@ async def _score(
 
 
 async def _perplexities(
-    gateway: Gateway, models: Sequence[str], suites: Sequence[Suite], concurrency: int, progress: Progress
+    gateway: Gateway,
+    models: Sequence[str],
+    suites: Sequence[Suite],
+    concurrency: int,
+    progress: Progress,
+    stop: asyncio.Event | None,
 ) -> dict[tuple[str, str], float | None]:
     """Perplexity of each suite's reference texts under each model, once per (model, suite)."""
     from llmgateway.compare.metrics import reference_perplexity
@@ -214,7 +224,7 @@ async def _perplexities(
 
     progress.start("perplexity", len(jobs), "suites")
     try:
-        found = await run_bounded(jobs, concurrency, measure, on_done=lambda _: progress.advance())
+        found = await run_bounded(jobs, concurrency, measure, stop=stop, on_done=lambda _: progress.advance())
     finally:
         progress.finish()
     return dict(found)

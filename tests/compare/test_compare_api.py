@@ -9,7 +9,9 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,6 +110,24 @@ async def test_stop_reports_what_finished(tmp_path: Path) -> None:
     assert 4 <= len(result.records) <= 6 and all(r.ok and r.scores for r in result.records)
     summary = result.summaries[0]
     assert summary.calls == len(result.records) and summary.quality["em"] == 100.0
+
+
+async def test_stop_during_perplexity_keeps_every_call_and_marks_the_run(tmp_path: Path) -> None:
+    stop = asyncio.Event()
+
+    class Stopping(ScoringMock):
+        async def completions(self, request: Any, *, timeout: float | None = None) -> Any:
+            stop.set()
+            await asyncio.sleep(10)  # cancelled by the stop
+            return await super().completions(request, timeout=timeout)
+
+    provider = Stopping(lambda r: "Bonjour.", logprob=-1.0)
+    started = time.perf_counter()
+    async with Gateway(models={"m": provider}) as gw:
+        result = await compare(gw, ["m"], [str(_translation_file(tmp_path))], progress=False, stop=stop)
+    assert time.perf_counter() - started < 5
+    assert result.settings["interrupted"] is True and len(result.records) == 2
+    assert result.summaries[0].perplexity is None and "bleu" in result.summaries[0].quality
 
 
 async def test_concurrency_limit_and_first_items_only(tmp_path: Path) -> None:
