@@ -10,11 +10,13 @@ hot path is a clock read and a comparison. A token is renewed in the background 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Protocol
 
 from llmgateway.errors import (
@@ -88,9 +90,7 @@ def credentials_loader(
         import google.auth
 
         if credentials_file:
-            credentials, _ = google.auth.load_credentials_from_file(  # type: ignore[no-untyped-call]
-                credentials_file, scopes=scopes
-            )
+            credentials = credentials_from_file(credentials_file, scopes)
         else:
             credentials, _ = google.auth.default(scopes=scopes)
         if quota_project and hasattr(credentials, "with_quota_project"):
@@ -98,6 +98,34 @@ def credentials_loader(
         return credentials
 
     return load
+
+
+FILE_TYPES = ("service_account", "authorized_user", "external_account")
+
+
+def credentials_from_file(path: str, scopes: list[str]) -> Any:
+    """Credentials from a JSON file of a known type, each through its own loader (google-auth's
+    generic loader is deprecated: it would accept any configuration a file names)."""
+    info = json.loads(Path(path).read_text())
+    kind = info.get("type")
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        return service_account.Credentials.from_service_account_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
+    if kind == "authorized_user":
+        from google.oauth2 import credentials
+
+        return credentials.Credentials.from_authorized_user_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
+    if kind == "external_account":  # workload identity federation: AWS, a file / URL, an executable
+        from google.auth import aws, identity_pool, pluggable
+
+        source = info.get("credential_source") or {}
+        if str(source.get("environment_id", "")).startswith("aws"):
+            return aws.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
+        if "executable" in source:
+            return pluggable.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
+        return identity_pool.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
+    raise ConfigError(f"{path}: credentials of type {kind!r} are not supported here; one of {FILE_TYPES}")
 
 
 def auth_request(timeout: float) -> Callable[..., Any]:

@@ -14,6 +14,7 @@ settings:
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -159,9 +160,23 @@ class VertexSettings(BaseModel):
     @field_validator("credentials_file")
     @classmethod
     def _file(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().is_file():
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        if not path.is_file():
             raise ValueError(f"no such file: {value} (a service account key or other credentials JSON)")
-        return None if value is None else str(Path(value).expanduser())
+        from providers.gcp.auth import FILE_TYPES
+
+        try:
+            kind = json.loads(path.read_text()).get("type")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{value} is not a credentials JSON file: {exc}") from exc
+        if kind not in FILE_TYPES:
+            raise ValueError(
+                f"{value} holds credentials of type {kind!r}; credentials_file takes {', '.join(FILE_TYPES)} "
+                "(for other kinds, point GOOGLE_APPLICATION_CREDENTIALS at the file instead)"
+            )
+        return str(path)
 
     @model_validator(mode="after")
     def _consistent(self) -> VertexSettings:

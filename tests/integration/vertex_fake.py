@@ -92,7 +92,11 @@ def _b64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
-def verify_assertion(assertion: str, public_pem: bytes, token_uri: str, client_email: str) -> str | None:
+# The audience Google's token endpoint requires, whatever URL the key file's token_uri names.
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+
+
+def verify_assertion(assertion: str, public_pem: bytes, client_email: str) -> str | None:
     """Why a service-account JWT is refused, or None if it is good."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
@@ -117,7 +121,7 @@ def verify_assertion(assertion: str, public_pem: bytes, token_uri: str, client_e
         )
     except InvalidSignature:
         return "Invalid JWT Signature."
-    if claims.get("aud") != token_uri or claims.get("iss") != client_email:
+    if claims.get("aud") != GOOGLE_TOKEN_AUDIENCE or claims.get("iss") != client_email:
         return "wrong audience or issuer"
     if "https://www.googleapis.com/auth/cloud-platform" not in str(claims.get("scope", "")).split():
         return "missing cloud-platform scope"
@@ -171,9 +175,7 @@ class FakeVertex:
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         assert self.public_pem is not None, "no key pair configured"
-        why = verify_assertion(
-            form.get("assertion", ""), self.public_pem, f"{self.url}/token", self.client_email
-        )
+        why = verify_assertion(form.get("assertion", ""), self.public_pem, self.client_email)
         if why is not None:
             return JSONResponse({"error": "invalid_grant", "error_description": why}, status_code=400)
         token = self.tokens.grant(self.token_lifetime)

@@ -1,0 +1,315 @@
+"""Request bodies and answers of each route: predict instances and predictions, TGI on rawPredict,
+OpenAI chat, their streams, and errors written into a stream."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from llmgateway import Gateway
+from llmgateway import errors as e
+from llmgateway.transport import HttpxSender
+from llmgateway.types import ChatCompletionRequest
+from providers.gcp.auth import StaticToken
+from providers.gcp.errors import PredictionFormatError
+from providers.gcp.templates import ChatTemplate, render_chat
+from providers.vertex import VertexProvider
+from tests.providers.vertex.helpers import (
+    OPENAI_ANSWER,
+    REQUEST,
+    gateway_config,
+    provider,
+    settings,
+    status_body,
+)
+
+CHAT = ChatCompletionRequest.model_validate(
+    {
+        "model": "chat",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi {there}"}],
+        "max_tokens": 7,
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "stop": "\n",
+        "seed": 3,
+    }
+)
+
+
+class Recorder:
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answers.pop(0)
+
+    def body(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index].content)
+
+
+def sse(*events: Any) -> httpx.Response:
+    text = "".join(f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events)
+    return httpx.Response(200, content=text.encode(), headers={"content-type": "text/event-stream"})
+
+
+async def collect(vx: VertexProvider, request: ChatCompletionRequest = REQUEST) -> list[Any]:
+    return [chunk async for chunk in vx.stream_chat(request)]
+
+
+# -- predict ----------------------------------------------------------------------------------
+
+
+async def test_predict_messages_instance_and_parameters() -> None:
+    rec = Recorder(httpx.Response(200, json={"predictions": ["Paris."], "deployedModelId": "1"}))
+    vx = provider(rec, route="predict")
+    reply = await vx.chat(CHAT)
+    assert rec.requests[0].url.path.endswith("/endpoints/42:predict")
+    assert rec.body() == {
+        "instances": [
+            {
+                "messages": [
+                    {"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": "Hi {there}"},
+                ]
+            }
+        ],
+        "parameters": {"max_tokens": 7, "temperature": 0.5, "top_p": 0.9, "stop": "\n", "seed": 3},
+    }
+    assert reply.text() == "Paris." and reply.usage is None and reply.model == "1"
+
+
+async def test_predict_prompt_renamed_parameters_in_instance_and_n_choices() -> None:
+    predictions = [{"output": {"text": "A"}}, {"output": {"text": "B"}}]
+    rec = Recorder(httpx.Response(200, json={"predictions": predictions}))
+    predict = {
+        "instance": "prompt",
+        "template": "plain",
+        "parameters_in": "instance",
+        "parameter_names": {"max_tokens": "max_new_tokens", "seed": None},
+        "extra_parameters": {"raw_response": True},
+        "prediction_field": "output.text",
+    }
+    vx = provider(rec, route="predict", predict=predict, model="my-model")
+    reply = await vx.chat(CHAT.model_copy(update={"n": 2}))
+    instance = {
+        "prompt": "system: Be brief.\nuser: Hi {there}\nassistant:",
+        "raw_response": True,
+        "max_new_tokens": 7,
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "stop": "\n",
+    }
+    assert rec.body() == {"instances": [instance, instance]}
+    assert [c.message.content for c in reply.choices] == ["A", "B"] and reply.model == "my-model"
+
+
+@pytest.mark.parametrize(
+    "prediction", [[{"generated_text": "ok"}], {"text": "ok"}, {"content": "ok"}, "ok", [["ok"]]]
+)
+async def test_common_prediction_shapes(prediction: Any) -> None:
+    vx = provider(Recorder(httpx.Response(200, json={"predictions": [prediction]})), route="predict")
+    if prediction == [["ok"]]:
+        with pytest.raises(PredictionFormatError):
+            await vx.chat(REQUEST)
+        return
+    assert (await vx.chat(REQUEST)).text() == "ok"
+
+
+@pytest.mark.parametrize("answer", [{"predictions": []}, {"nope": 1}, [1, 2]])
+async def test_wrong_prediction_count_or_shape(answer: Any) -> None:
+    vx = provider(Recorder(httpx.Response(200, json=answer)), route="predict")
+    with pytest.raises(PredictionFormatError, match="prediction"):
+        await vx.chat(REQUEST)
+
+
+async def test_predict_usage_counted_with_a_tokenizer() -> None:
+    class WordTokenizer:  # the deployment's tokenizer, stood in for by a word count
+        loaded = True
+
+        def count_text(self, text: str) -> int:
+            return len(text.split())
+
+    rec = Recorder(httpx.Response(200, json={"predictions": ["Paris is big"]}))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(rec))
+    s = settings(route="predict", predict={"template": "plain"})
+    vx = VertexProvider("vx", s, HttpxSender(client), StaticToken("t"), WordTokenizer())  # type: ignore[arg-type]
+    reply = await vx.chat(REQUEST)
+    assert reply.usage is not None
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (
+        len("user: capital?\nassistant:".split()),
+        3,
+    )
+
+
+async def test_predict_route_does_not_stream() -> None:
+    vx = provider(Recorder(), route="predict")
+    with pytest.raises(e.UnsupportedOperationError, match="raw or chat"):
+        await collect(vx)
+    async with Gateway(gateway_config(route="predict")) as gw:
+        with pytest.raises(e.GatewayError, match="stream"):
+            await gw.chat.completions.create(
+                model="chat", messages=[{"role": "user", "content": "x"}], stream=True
+            )
+
+
+# -- templates --------------------------------------------------------------------------------
+
+
+def test_named_and_custom_templates() -> None:
+    messages = CHAT.messages
+    assert render_chat("chatml", messages) == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nHi {there}<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert render_chat("gemma", messages).endswith("<start_of_turn>model\n")
+    assert render_chat("gemma", messages).count("<start_of_turn>user") == 2  # no system role in Gemma
+    assert render_chat("llama3", messages).startswith("<|begin_of_text|><|start_header_id|>system")
+    custom = ChatTemplate(message="<{role}>{content}</{role}>", generation="<assistant>", prefix="#")
+    assert render_chat(custom, messages) == "#<system>Be brief.</system><user>Hi {there}</user><assistant>"
+
+
+# -- TGI on rawPredict -----------------------------------------------------------------------------
+
+
+async def test_tgi_body_and_answer_with_details() -> None:
+    answer = [
+        {
+            "generated_text": "Paris",
+            "details": {"finish_reason": "length", "generated_tokens": 2, "prompt_tokens": 9},
+        }
+    ]
+    rec = Recorder(httpx.Response(200, json=answer))
+    vx = provider(rec, route="raw", raw_format="tgi")
+    reply = await vx.chat(CHAT)
+    assert rec.requests[0].url.path.endswith(":rawPredict")
+    body = rec.body()
+    assert body["inputs"].startswith("<|im_start|>system") and body["stream"] is False
+    assert body["parameters"] == {
+        "details": True,
+        "return_full_text": False,
+        "max_new_tokens": 7,
+        "do_sample": True,
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "stop": ["\n"],
+        "seed": 3,
+    }
+    assert reply.text() == "Paris" and reply.choices[0].finish_reason == "length"
+    assert reply.usage is not None and (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (9, 2)
+
+
+async def test_tgi_greedy_omits_temperature_and_unknown_prompt_count_leaves_usage_to_the_gateway() -> None:
+    rec = Recorder(httpx.Response(200, json={"generated_text": "x", "details": {"generated_tokens": 1}}))
+    reply = await provider(rec, route="raw", raw_format="tgi").chat(REQUEST)
+    assert "temperature" not in rec.body()["parameters"] and "do_sample" not in rec.body()["parameters"]
+    assert reply.usage is None
+
+
+async def test_tgi_stream() -> None:
+    events = [
+        {"token": {"text": "Pa", "special": False}, "generated_text": None, "details": None},
+        {"token": {"text": "ris", "special": False}, "generated_text": None, "details": None},
+        {
+            "token": {"text": "</s>", "special": True},
+            "generated_text": "Paris",
+            "details": {"finish_reason": "eos_token", "generated_tokens": 3, "prompt_tokens": 5},
+        },
+    ]
+    rec = Recorder(sse(*events))
+    chunks = await collect(provider(rec, route="raw", raw_format="tgi"))
+    assert rec.requests[0].url.path.endswith(":streamRawPredict") and rec.body()["stream"] is True
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Paris"
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 8
+    assert len({c.id for c in chunks}) == 1
+
+
+async def test_tgi_stream_error_event() -> None:
+    events = [
+        {"token": {"text": "Pa"}, "generated_text": None, "details": None},
+        {"error": "CUDA out of memory"},
+    ]
+    vx = provider(Recorder(sse(*events)), route="raw", raw_format="tgi")
+    with pytest.raises(e.StreamInterruptedError, match="CUDA out of memory") as caught:
+        await collect(vx)
+    assert caught.value.chunks_received == 1 and caught.value.deployment == "vx"
+
+
+# -- OpenAI shape (chat route, raw openai) -------------------------------------------------------------
+
+
+async def test_openai_body_model_override_and_stream_usage() -> None:
+    chunk = {"id": "c", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+    done = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    usage = {
+        "id": "c",
+        "created": 1,
+        "model": "m",
+        "choices": [],
+        "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3},
+    }
+    rec = Recorder(httpx.Response(200, json=OPENAI_ANSWER), sse(chunk, done, usage, "[DONE]"))
+    vx = provider(rec, route="chat", endpoint="openapi", model="google/gemini-2.0-flash-001")
+    assert (await vx.chat(CHAT)).usage is not None
+    plain = rec.body(0)
+    assert plain["model"] == "google/gemini-2.0-flash-001" and plain["stream"] is False
+    assert "stream_options" not in plain and plain["messages"][1]["content"] == "Hi {there}"
+    chunks = await collect(vx)
+    assert rec.body(1)["stream_options"] == {"include_usage": True}
+    assert rec.requests[1].headers["accept"] == "text/event-stream"
+    assert [c.usage for c in chunks][-1] is not None
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [{"id": "c", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}],
+        [],
+    ],
+)
+async def test_stream_without_finish_is_interrupted(events: list[Any]) -> None:
+    vx = provider(Recorder(sse(*events)), route="raw")
+    with pytest.raises(e.StreamInterruptedError, match="without a finish reason"):
+        await collect(vx)
+
+
+async def test_google_error_written_into_a_stream_as_bare_json() -> None:
+    chunk = {"id": "c", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+    error = json.dumps([status_body(429, "RESOURCE_EXHAUSTED", "Quota exceeded")], indent=2)
+    content = f"data: {json.dumps(chunk)}\n\n{error}\n".encode()
+    vx = provider(Recorder(httpx.Response(200, content=content)), route="raw")
+    with pytest.raises(e.StreamInterruptedError, match="Quota exceeded") as caught:
+        await collect(vx)
+    assert caught.value.chunks_received == 1 and caught.value.code == "RESOURCE_EXHAUSTED"
+
+
+async def test_bare_json_error_before_any_chunk_keeps_its_class() -> None:
+    body = json.dumps([status_body(400, "INVALID_ARGUMENT", "bad temperature")]).encode()
+    vx = provider(Recorder(httpx.Response(200, content=body)), route="raw")
+    with pytest.raises(e.BadRequestError, match="bad temperature"):
+        await collect(vx)
+
+
+async def test_openai_error_event_in_stream() -> None:
+    vx = provider(Recorder(sse({"error": {"message": "overloaded", "code": 503}})), route="chat")
+    with pytest.raises(e.StreamInterruptedError, match="overloaded"):
+        await collect(vx)
+
+
+async def test_transport_failures_and_timeouts() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow")
+
+    with pytest.raises(e.APIConnectionError, match="could not reach"):
+        await provider(refuse, route="chat").chat(REQUEST)
+    with pytest.raises(e.APITimeoutError):
+        await provider(slow, route="chat").chat(REQUEST, timeout=0.5)
