@@ -221,6 +221,19 @@ async def test_example_script_runs_against_the_fake(fake: FakeVertex) -> None:
     assert [path.rsplit(":", 1)[1] for path, _ in fake.seen] == ["rawPredict", "streamRawPredict"]
 
 
+def test_example_help() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "vertex_chat.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and "--route" in done.stdout and "--api-endpoint" in done.stdout
+
+
 @pytest.mark.model
 async def test_bundled_model_answers_through_predict() -> None:
     engine = LocalEngine.load("bundled", device="cpu")
