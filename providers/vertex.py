@@ -49,7 +49,7 @@ def token_source(settings: VertexSettings, deployment: str) -> TokenSource:
     """A fixed token, or google-auth credentials (which must be installed: checked here, at
     config load, so a missing extra is a clear error before any call)."""
     if settings.access_token is not None:
-        return StaticToken(settings.access_token.get_secret_value())
+        return StaticToken(settings.access_token.get_secret_value(), settings.quota_project)
     require_google_auth()
     return GoogleTokenSource(
         credentials_loader(settings.credentials_file, settings.scopes, settings.quota_project),
@@ -99,19 +99,11 @@ class VertexProvider(ProviderBase):
         self.urls = EndpointUrls.of(settings)
         self.tokenizer = tokenizer
         self._wire = wire_format(settings, tokenizer.count_text if tokenizer is not None else None)
-        self._http = VertexSender(sender, tokens, self._headers(settings), name)
+        self._http = VertexSender(sender, tokens, {k.lower(): v for k, v in settings.headers.items()}, name)
         openai_shaped = isinstance(self._wire, OpenAIFormat)
         self.capabilities = Capabilities(
             chat=True, streaming=self.urls.stream is not None, tools=openai_shaped
         )
-
-    @staticmethod
-    def _headers(settings: VertexSettings) -> dict[str, str]:
-        headers = {k.lower(): v for k, v in settings.headers.items()}
-        if settings.quota_project and settings.access_token is not None:
-            # With google-auth credentials, with_quota_project sets it; a fixed token needs it here.
-            headers.setdefault("x-goog-user-project", settings.quota_project)
-        return headers
 
     @classmethod
     def from_settings(cls, name: str, settings: Any, context: ProviderContext) -> VertexProvider:

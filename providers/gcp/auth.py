@@ -40,7 +40,10 @@ RETRY_FAILED_REFRESH_SECONDS = 5.0
 
 
 class TokenSource(Protocol):
-    """Hands out the ``authorization`` header value for the next request."""
+    """Hands out the ``authorization`` header value for the next request, and the project billed
+    for the calls (``x-goog-user-project``) when the credentials name one."""
+
+    quota_project: str | None
 
     async def authorization(self) -> str: ...
 
@@ -54,8 +57,9 @@ class TokenSource(Protocol):
 class StaticToken:
     """A fixed token (tests, tokens minted elsewhere). It is never refreshed."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, quota_project: str | None = None) -> None:
         self._header = f"Bearer {token}"
+        self.quota_project = quota_project
 
     async def authorization(self) -> str:
         return self._header
@@ -178,6 +182,7 @@ class GoogleTokenSource:
         self._token: _Token | None = None
         self._refreshing: asyncio.Task[_Token] | None = None
         self._next_background_try = 0.0
+        self.quota_project: str | None = None
         self.refreshes = 0  # tokens fetched so far (tests, metrics)
 
     async def authorization(self) -> str:
@@ -238,6 +243,8 @@ class GoogleTokenSource:
             raise self._auth_error(exc) from exc
         if not credentials.token:
             raise AuthenticationError("google-auth returned no access token", deployment=self._deployment)
+        # e.g. user credentials whose ADC file names a quota project, or with_quota_project.
+        self.quota_project = getattr(credentials, "quota_project_id", None) or None
         now = self._clock()
         expiry = credentials.expiry
         if expiry is None:  # a token without an expiry: renew it hourly anyway

@@ -23,7 +23,11 @@ class VertexSender:
         self._stream_headers = {**self._headers, "accept": "text/event-stream"}
 
     async def _authorized(self, headers: Mapping[str, str]) -> dict[str, str]:
-        return {**headers, "authorization": await self._tokens.authorization()}
+        authorized = {**headers, "authorization": await self._tokens.authorization()}
+        quota_project = self._tokens.quota_project
+        if quota_project and "x-goog-user-project" not in authorized:
+            authorized["x-goog-user-project"] = quota_project
+        return authorized
 
     async def post(self, url: str, body: bytes, timeout: float | None) -> bytes:
         """The answer's body; a non-2xx answer raises its mapped error."""

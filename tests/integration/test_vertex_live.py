@@ -243,3 +243,16 @@ async def test_bundled_model_answers_through_predict() -> None:
             async with Gateway(config(front, endpoint="111", route="predict")) as gw:
                 reply = await ask(gw, max_tokens=16)
     assert "paris" in reply.text().lower()
+
+
+async def test_cancelled_calls_and_abandoned_streams_leave_the_deployment_usable(fake: FakeVertex) -> None:
+    async with Gateway(config(fake, endpoint="222", route="raw")) as gw:
+        stream = await gw.chat.completions.create(
+            model="chat", messages=QUESTION, max_tokens=200, stream=True
+        )
+        async for _ in stream:
+            break  # the caller stops reading: the upstream stream is closed, not drained
+        await stream.aclose()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ask(gw, max_tokens=40), 0.02)
+        assert (await ask(gw)).text()

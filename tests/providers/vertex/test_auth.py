@@ -204,10 +204,25 @@ async def test_static_token_401_is_not_retried_and_headers_are_sent() -> None:
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     s = settings(route="chat", quota_project="billing-proj", headers={"X-Extra": "1"})
-    vx = VertexProvider("vx", s, HttpxSender(client), StaticToken("tok"))
+    vx = VertexProvider("vx", s, HttpxSender(client), StaticToken("tok", s.quota_project))
     with pytest.raises(e.AuthenticationError):
         await vx.chat(REQUEST)
     assert len(seen) == 1
     headers = seen[0].headers
     assert headers["authorization"] == "Bearer tok" and headers["x-goog-user-project"] == "billing-proj"
     assert headers["x-extra"] == "1" and headers["content-type"] == "application/json"
+
+
+async def test_quota_project_of_the_credentials_is_sent() -> None:
+    credentials = FakeCredentials()
+    credentials.quota_project_id = "billed-proj"  # type: ignore[attr-defined]
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=OPENAI_ANSWER)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    vx = VertexProvider("vx", settings(route="chat"), HttpxSender(client), source(credentials))
+    await vx.chat(REQUEST)
+    assert seen[0].headers["x-goog-user-project"] == "billed-proj"
