@@ -59,7 +59,7 @@ def draw_latency(result: CompareResult) -> Figure:
     else:
         sectioned_legend(panels[columns - 1], sections)
     figure.suptitle(
-        "Latency per call by suite (box: quartiles and median; whiskers: 1.5 IQR; circles: outliers)"
+        "Latency per call, by suite\nbox: quartiles and median; whiskers: 1.5 IQR; circles: outliers"
     )
     if not suites:
         panels[0].text(0.5, 0.5, "no calls", transform=panels[0].transAxes, ha="center")
@@ -142,7 +142,7 @@ def draw_throughput(result: CompareResult) -> Figure:
     axes.set_xlabel("suite")
     axes.set_ylabel("output tokens per second" + (" (log scale)" if log else ""))
     axes.grid(True, axis="y", which="major", alpha=0.3)
-    axes.set_title("Output throughput (bar: median call; whisker: 25th-75th percentile)")
+    axes.set_title("Output throughput\nbar: median call; whisker: 25th-75th percentile")
     handles = [_swatch(colours[m], m) for m in models]
     sections = [("Model", handles)]
     if notes:
