@@ -61,3 +61,12 @@ def test_the_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     near = [count for count, rgb in colours if all(abs(a - b) <= 6 for a, b in zip(rgb, ORANGE, strict=True))]
     orange = sum(near)
     assert orange > 2_000
+
+
+def test_nested_settings_are_one_line_per_entry(tmp_path: Path) -> None:
+    result = make_result()
+    result.settings["suites"] = {"qa": {"task": "qa", "items": 2, "source": "/x/qa.jsonl"}, "code": {"n": 3}}
+    write_reports(result, tmp_path, charts=False)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<th>suites</th><td>qa: task=qa, items=2, source=/x/qa.jsonl<br>code: n=3</td>" in page
+    assert page.count("<th>suites</th>") == 1

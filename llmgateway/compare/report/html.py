@@ -78,22 +78,30 @@ def _e(value: Any) -> str:
 
 
 def _settings(result: CompareResult) -> str:
-    rows: list[tuple[str, Any]] = [
-        ("models", ", ".join(result.models)),
-        ("suites", ", ".join(result.suites)),
-        ("started", result.started_at),
-        ("finished", result.finished_at),
-        *sorted(result.settings.items()),
-    ]
-    cells = "".join(f"<tr><th>{_e(key)}</th><td>{_e(_plain(value))}</td></tr>" for key, value in rows)
+    rows: dict[str, Any] = {
+        "models": result.models,
+        "suites": result.suites,
+        "started": result.started_at,
+        "finished": result.finished_at,
+    }
+    # The run's own settings after these; its "suites" (items and source of each) replaces the names.
+    rows.update(sorted(result.settings.items()))
+    cells = "".join(f"<tr><th>{_e(key)}</th><td>{_setting(value)}</td></tr>" for key, value in rows.items())
     return f'<table class="settings">{cells}</table>'
+
+
+def _setting(value: Any) -> str:
+    """A setting's value as escaped HTML: a mapping one entry per line (the suites' sources...)."""
+    if isinstance(value, dict):
+        return "<br>".join(f"{_e(key)}: {_e(_plain(item))}" for key, item in value.items())
+    return _e(_plain(value))
 
 
 def _plain(value: Any) -> str:
     if isinstance(value, (list, tuple)):
-        return ", ".join(str(item) for item in value)
+        return ", ".join(_plain(item) for item in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
+        return ", ".join(f"{key}={_plain(item)}" for key, item in value.items())
     return MISSING if value is None else str(value)
 
 
