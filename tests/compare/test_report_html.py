@@ -7,6 +7,7 @@ import base64
 import re
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from llmgateway.compare.report import write_reports
@@ -17,9 +18,14 @@ from tests.server.test_dashboard_browser import run_chromium
 ORANGE = (255, 127, 14)
 
 
-def test_the_page_inlines_the_charts_and_links_nothing(tmp_path: Path) -> None:
-    written = write_reports(make_result(), tmp_path)
-    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The synthetic run's reports with charts, drawn once for the tests that only read them."""
+    return write_reports(make_result(), tmp_path_factory.mktemp("report"))
+
+
+def test_the_page_inlines_the_charts_and_links_nothing(written: list[Path]) -> None:
+    page = written[-1].read_text(encoding="utf-8")
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     charts = [p for p in written if p.suffix == ".png"]
     assert [base64.b64decode(data) for data in images] == [p.read_bytes() for p in charts]
@@ -28,9 +34,8 @@ def test_the_page_inlines_the_charts_and_links_nothing(tmp_path: Path) -> None:
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
 
 
-def test_the_page_has_settings_summary_and_escaped_failures(tmp_path: Path) -> None:
-    write_reports(make_result(), tmp_path)
-    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+def test_the_page_has_settings_summary_and_escaped_failures(written: list[Path]) -> None:
+    page = written[-1].read_text(encoding="utf-8")
     assert "<th>concurrency</th><td>4</td>" in page
     assert "<th>models</th><td>smollm2, fast-expensive, slow-cheap, broken</td>" in page
     assert page.count("<table>") == 5 and page.count("<th>bleu*</th>") == 1
@@ -48,10 +53,9 @@ def test_without_charts_the_page_says_so(tmp_path: Path) -> None:
     assert "<img" not in page and "Charts were not drawn for this run." in page
 
 
-def test_the_page_renders_in_headless_chromium(tmp_path: Path) -> None:
-    write_reports(make_result(), tmp_path / "out")
+def test_the_page_renders_in_headless_chromium(written: list[Path], tmp_path: Path) -> None:
     shot = tmp_path / "page.png"
-    url = (tmp_path / "out" / "report.html").as_uri()
+    url = written[-1].as_uri()
     run_chromium(tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,6000", url)
     image = Image.open(shot).convert("RGB")
     assert image.size == (1400, 6000)
