@@ -118,3 +118,10 @@ def test_an_empty_result_says_so() -> None:
     result = make_result()
     result.summaries, result.records = [], []
     assert render_table(result).endswith("No summaries: nothing was compared.")
+
+
+def test_an_interrupted_run_says_its_results_are_partial() -> None:
+    result = make_result()
+    assert "INTERRUPTED" not in render_table(result)
+    result.settings["interrupted"] = True
+    assert render_table(result).splitlines()[0].endswith("; INTERRUPTED, partial results")

@@ -68,9 +68,10 @@ def render_table(result: CompareResult, width: int = WIDTH) -> str:
 
 def _title(result: CompareResult) -> str:
     failed = sum(1 for r in result.records if not r.ok)
+    partial = "; INTERRUPTED, partial results" if result.settings.get("interrupted") else ""
     return (
         f"Comparison of {len(result.models)} models on {len(result.suites)} suites: "
-        f"{len(result.records)} calls, {failed} failed ({result.started_at} to {result.finished_at})"
+        f"{len(result.records)} calls, {failed} failed ({result.started_at} to {result.finished_at}){partial}"
     )
 
 
