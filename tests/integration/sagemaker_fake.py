@@ -314,7 +314,8 @@ class FakeRuntime:
         return app
 
     async def start(self, port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        # Like the service: a client that goes away stops the forwarding (and the container call).
+        self._runner = web.AppRunner(self.app(), access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()

@@ -1,0 +1,103 @@
+"""Ask a model on a SageMaker real-time endpoint one question, plain and streamed, through the gateway.
+
+Credentials come from the standard AWS chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile
+(--profile or AWS_PROFILE; SSO and credential_process profiles included), a web-identity role, or
+the container / instance role. Needs the aws extra: pip install 'llmgateway[aws]'.
+
+    python examples/sagemaker_chat.py --endpoint-name my-llm --region us-east-1
+    python examples/sagemaker_chat.py --endpoint-name my-tgi --region eu-west-1 --format tgi \\
+        --tokenizer ./model-dir            # TGI's native API: the chat rendered with the model's template
+
+Formats: ``messages`` (OpenAI chat; TGI >= 1.4, LMI, vLLM containers), ``tgi`` ({inputs,
+parameters}; needs --tokenizer or --chat-template to render the chat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from llmgateway import Gateway
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--endpoint-name", required=True, help="the SageMaker endpoint's name")
+    parser.add_argument("--region", help="e.g. us-east-1 (default: AWS_REGION or the profile's region)")
+    parser.add_argument("--endpoint-url", help="runtime URL override (a VPC endpoint, a local fake)")
+    parser.add_argument("--profile", help="AWS shared-config profile (default: AWS_PROFILE or default)")
+    parser.add_argument("--format", choices=["messages", "tgi"], default="messages")
+    parser.add_argument("--tokenizer", help="the model's tokenizer (HF directory or .gguf file)")
+    parser.add_argument("--chat-template", help="a Jinja chat template (format tgi), instead of --tokenizer")
+    parser.add_argument("--inference-component", help="the inference component to invoke, if any")
+    parser.add_argument("--question", default="What is the capital of France? Answer in one sentence.")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    args = parser.parse_args(argv)
+    if args.format == "tgi" and not (args.tokenizer or args.chat_template):
+        parser.error("--format tgi needs --tokenizer or --chat-template to render the chat")
+    return args
+
+
+def build_config(args: argparse.Namespace) -> dict[str, Any]:
+    settings: dict[str, Any] = {"endpoint_name": args.endpoint_name, "format": args.format}
+    optional = {
+        "region": args.region,
+        "endpoint_url": args.endpoint_url,
+        "profile": args.profile,
+        "tokenizer": args.tokenizer,
+        "chat_template": args.chat_template,
+        "inference_component": args.inference_component,
+    }
+    settings.update({key: value for key, value in optional.items() if value})
+    deployment = {
+        "name": f"sagemaker-{args.endpoint_name}",
+        "provider": "sagemaker",
+        "settings": settings,
+        # Example prices (USD per million tokens); put your endpoint's real ones here, or price it
+        # per instance-hour with pricing: {per_instance_hour: ..., instances: ...}.
+        "pricing": {"input_per_million": "0.50", "output_per_million": "1.50"},
+    }
+    return {"models": {"sagemaker-chat": {"deployments": [deployment]}}}
+
+
+def usage_line(usage: Any) -> str:
+    if usage is None:
+        return "usage: not reported"
+    return f"usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
+
+
+def describe(metadata: Any) -> str:
+    cost = metadata.cost
+    estimated = " (usage estimated: the endpoint reported none)" if cost.estimated else ""
+    return (
+        f"deployment {metadata.deployment}, {metadata.latency_ms:.0f} ms, "
+        f"cost {cost.total} {cost.currency}{estimated}"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    messages = [{"role": "user", "content": args.question}]
+    async with Gateway(build_config(args)) as gw:
+        reply = await gw.chat.completions.create(
+            model="sagemaker-chat", messages=messages, max_tokens=args.max_tokens, temperature=0
+        )
+        print(f"plain: {reply.text()}")
+        print(f"  {usage_line(reply.usage)}")
+        assert reply.gateway is not None
+        print(f"  {describe(reply.gateway)}")
+        stream = await gw.chat.completions.create(
+            model="sagemaker-chat", messages=messages, max_tokens=args.max_tokens, temperature=0, stream=True
+        )
+        print("streamed: ", end="", flush=True)
+        async for chunk in stream:
+            if chunk.choices:
+                print(chunk.choices[0].delta.content or "", end="", flush=True)
+        print()
+        print(f"  {usage_line(stream.usage)}")
+        if stream.gateway is not None:
+            print(f"  {describe(stream.gateway)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
