@@ -40,7 +40,7 @@ async def main() -> None:
             max_tokens=args.max_tokens,
             temperature=0,
         )
-    code = extract_code(reply.text()).strip()
+    code = extract_code(reply.text(), "is_palindrome").strip()
     print(f"Generated code {describe(reply)}:\n\n{code}\n")
     if not args.no_test:
         result = await CodeSandbox(timeout=10).run(reply.text(), TESTS, "is_palindrome")

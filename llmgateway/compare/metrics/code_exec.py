@@ -90,7 +90,7 @@ class CodeSandbox:
     async def run(self, answer: str, tests: str, entry_point: str) -> SandboxResult:
         """Extract the code from ``answer`` and run ``tests`` against its ``entry_point``."""
         prefix = ["unshare", "--net", "--"] if await self.network_namespace() else []
-        directory = _sandbox_directory(extract_code(answer), tests)
+        directory = _sandbox_directory(extract_code(answer, entry_point), tests)
         try:
             return await self._spawn(prefix, directory, entry_point)
         finally:

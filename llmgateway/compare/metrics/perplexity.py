@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from llmgateway.errors import GatewayError
+from llmgateway.errors import GatewayError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from llmgateway.client import Gateway
@@ -39,12 +39,16 @@ async def reference_perplexity(gateway: Gateway, model: str, texts: Sequence[str
             answer = await gateway.completions.create(
                 model=model, prompt=text, echo=True, logprobs=0, max_tokens=1, temperature=0
             )
+        except UnsupportedOperationError as exc:
+            # Expected for chat-only deployments: the report shows no perplexity for them.
+            logger.info("perplexity: %s cannot score text (%s)", model, exc)
+            return None
         except GatewayError as exc:
             logger.warning("perplexity: %s cannot score text (%s: %s)", model, type(exc).__name__, exc)
             return None
         logprobs = prompt_logprobs(answer, text)
         if logprobs is None:
-            logger.warning("perplexity: %s answered without usable prompt log-probabilities", model)
+            logger.info("perplexity: %s answered without usable prompt log-probabilities", model)
             return None
         total_nll -= math.fsum(logprobs)
         scored += len(logprobs)
