@@ -10,8 +10,7 @@ events: payload bytes, or the stream's own error (an ``exception`` or ``error`` 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from botocore.eventstream import EventStreamBuffer, EventStreamMessage
@@ -23,16 +22,15 @@ class EventStreamCorrupt(Exception):
     """The bytes are not a valid event stream (bad checksum, bad lengths, truncated frame)."""
 
 
-@dataclass(frozen=True)
-class EventPayload:
-    """An ``event`` message: its ``:event-type`` (e.g. PayloadPart) and raw payload bytes."""
+class EventPayload(NamedTuple):
+    """An ``event`` message: its ``:event-type`` (e.g. PayloadPart) and raw payload bytes.
+    (Named tuples: one is made per frame, and they are the cheapest to make.)"""
 
     event_type: str
     payload: bytes
 
 
-@dataclass(frozen=True)
-class StreamFault:
+class StreamFault(NamedTuple):
     """An ``exception`` message (a modelled error such as ModelStreamError, with a JSON body) or
     an ``error`` message (code and message in headers)."""
 
