@@ -35,7 +35,6 @@ from providers.token_count import Tokenizer
 logger = logging.getLogger(__name__)
 
 SIGNING_SERVICE = "sagemaker"
-EVENT_STREAM_TYPE = "application/vnd.amazon.eventstream"
 
 
 def _require_botocore() -> None:
@@ -49,14 +48,11 @@ def _require_botocore() -> None:
 
 
 def _headers(settings: SageMakerSettings, stream: bool) -> dict[str, str]:
-    """The request's headers, all of them signed. The streaming API takes Accept as
-    X-Amzn-SageMaker-Accept (its own Accept is the event stream) and has no target-model header."""
+    """The request's headers, all of them signed. The streaming API takes the container's Accept
+    as X-Amzn-SageMaker-Accept (the answer itself is always an event stream) and has no
+    target-model header."""
     headers = {"Content-Type": settings.content_type}
-    if stream:
-        headers["Accept"] = EVENT_STREAM_TYPE
-        headers["X-Amzn-SageMaker-Accept"] = settings.accept
-    else:
-        headers["Accept"] = settings.accept
+    headers["X-Amzn-SageMaker-Accept" if stream else "Accept"] = settings.accept
     optional = {
         "X-Amzn-SageMaker-Custom-Attributes": settings.custom_attributes,
         "X-Amzn-SageMaker-Target-Variant": settings.target_variant,

@@ -105,9 +105,11 @@ async def test_credential_process_is_refreshed_before_expiry_off_the_loop(
             ticker.cancel()
         return ticks
 
-    # First call: the process runs (in a thread: the loop kept ticking while it slept).
-    assert await ticks_during(provider.chat(REQUEST)) >= 10
+    # Concurrent first calls: the process runs once, in a thread (the loop kept ticking while it
+    # slept), and every call waits for that one load.
+    assert await ticks_during(asyncio.gather(*(provider.chat(REQUEST) for _ in range(4)))) >= 10
     assert counter.read_text() == "1"
+    del runtime.requests[1:]
     # Cached: the next calls run no process until the credentials near their expiry.
     await provider.chat(REQUEST)
     assert counter.read_text() == "1"
