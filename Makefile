@@ -51,6 +51,8 @@ bench: $(STAMP) browser
 	$(PY) -m bench.books
 	$(PY) -m bench.cache
 	$(PY) -m bench.proxy
+	$(PY) -m bench.sagemaker
+	$(PY) -m bench.vertex
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
