@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bench.mock_upstream import serve
+
+if TYPE_CHECKING:
+    from local_backend.engine import LocalEngine
 
 
 @pytest.fixture
@@ -55,3 +59,23 @@ async def postgres_dsn() -> AsyncIterator[str]:
     finally:
         await connection.execute(f"DROP SCHEMA {schema} CASCADE")
         await connection.close()
+
+
+# The local models, loaded once for the whole run (loading dominates: the tokenizer alone is
+# converted from the bundled GGUF file each time). torch is imported only by tests that use them.
+
+
+@pytest.fixture(scope="session")
+def tiny_engine() -> LocalEngine:
+    """A 2-layer random Llama with the SmolLM2 tokenizer: fast, deterministic, meaningless text."""
+    from local_backend.engine import LocalEngine
+
+    return LocalEngine.load("tiny", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def bundled_engine() -> LocalEngine:
+    """The real bundled SmolLM2-135M-Instruct."""
+    from local_backend.engine import LocalEngine
+
+    return LocalEngine.load("bundled", device="cpu")

@@ -45,11 +45,6 @@ RETRYABLE = {
 
 
 @pytest.fixture(scope="session")
-def tiny_engine() -> LocalEngine:
-    return LocalEngine.load("tiny", device="cpu")
-
-
-@pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The tiny model's tokenizer (SmolLM2's, chat template included) as a model directory."""
     directory = tmp_path_factory.mktemp("tiny-tokenizer")
@@ -278,14 +273,14 @@ async def test_example_runs_against_the_fake(fake: FakeRuntime) -> None:
 
 
 @pytest.mark.model
-async def test_bundled_smollm2_through_tgi_with_its_gguf_tokenizer() -> None:
+async def test_bundled_smollm2_through_tgi_with_its_gguf_tokenizer(bundled_engine: LocalEngine) -> None:
     """The real bundled model behind the fake runtime, its chat rendered by the provider with
     the template read from the same GGUF file."""
     from local_backend.model_source import bundled_chat_gguf
 
-    service = await LocalService.start(
-        "bundled", device="cpu", max_batch=4, max_queue=8, default_max_tokens=32
-    )
+    scheduler = BatchScheduler(bundled_engine, max_batch=4, max_queue=8)
+    await scheduler.start(warmup=False)
+    service = LocalService(bundled_engine, scheduler, model_id="bundled", default_max_tokens=32)
     server, task, url = await serve_backend(service)
     runtime = FakeRuntime(container_url=url)
     await runtime.start()

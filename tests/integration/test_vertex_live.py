@@ -36,11 +36,6 @@ ENDPOINTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def tiny_engine() -> LocalEngine:
-    return LocalEngine.load("tiny", device="cpu")
-
-
 async def _backend(engine: LocalEngine, model_id: str) -> AsyncIterator[str]:
     scheduler = BatchScheduler(engine, max_batch=8, max_queue=16)
     await scheduler.start(warmup=False)
@@ -235,9 +230,8 @@ def test_example_help() -> None:
 
 
 @pytest.mark.model
-async def test_bundled_model_answers_through_predict() -> None:
-    engine = LocalEngine.load("bundled", device="cpu")
-    async for backend_url in _backend(engine, "smollm2"):
+async def test_bundled_model_answers_through_predict(bundled_engine: LocalEngine) -> None:
+    async for backend_url in _backend(bundled_engine, "smollm2"):
         async with fake_vertex(backend_url, endpoints=ENDPOINTS) as front:
             front.allow(TOKEN)
             async with Gateway(config(front, endpoint="111", route="predict")) as gw:

@@ -1,4 +1,4 @@
-"""Fixtures: the tiny random model loaded once, a fresh scheduler and service per test."""
+"""Fixtures: a fresh scheduler and service per test on the shared tiny engine (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ import pytest
 from local_backend.engine import LocalEngine
 from local_backend.scheduler import BatchScheduler
 from local_backend.service import LocalService
-
-
-@pytest.fixture(scope="session")
-def tiny_engine() -> LocalEngine:
-    return LocalEngine.load("tiny", device="cpu")
 
 
 @pytest.fixture
