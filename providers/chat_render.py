@@ -1,7 +1,9 @@
-"""Render a chat into one prompt string, for endpoints that take raw text (TGI's ``inputs``).
+"""Render a chat into one prompt string, for endpoints that take raw text (TGI's ``inputs``,
+Vertex ``prompt`` / ``inputs`` instances). The one chat-template mechanism of every provider.
 
-Either the model's own template (read from its tokenizer) or a Jinja template given in the
-config, rendered the way Hugging Face chat templates expect: a sandboxed environment with
+A deployment's ``chat_template`` (a named template from ``providers.chat_templates``, or Jinja
+text of its own) wins; else its tokenizer's own template; else the provider's default, if it has
+one. Templates are rendered the way Hugging Face chat templates expect: a sandboxed environment with
 ``trim_blocks`` / ``lstrip_blocks``, ``raise_exception``, a ``tojson`` that does not HTML-escape,
 and ``messages`` / ``add_generation_prompt`` plus any configured variables (``bos_token``...).
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, overload
 
 from llmgateway.errors import BadRequestError, ConfigError
 from llmgateway.types import ChatMessage
+from providers.chat_templates import template_source
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -67,10 +70,10 @@ def compile_template(source: str) -> Template:
 
 
 class TemplateRenderer:
-    """A configured Jinja chat template with fixed extra variables."""
+    """A configured chat template (a name, or Jinja text) with fixed extra variables."""
 
-    def __init__(self, source: str, variables: Mapping[str, Any] | None = None) -> None:
-        self._template = compile_template(source)
+    def __init__(self, template: str, variables: Mapping[str, Any] | None = None) -> None:
+        self._template = compile_template(template_source(template))
         self._variables = dict(variables or {})
 
     def render(self, messages: Sequence[ChatMessage]) -> str:
@@ -85,15 +88,48 @@ class TemplateRenderer:
 
 
 class TokenizerRenderer:
-    """The model's own chat template, from its tokenizer (loaded before the first render)."""
+    """The model's own chat template, from its tokenizer (loaded before the first render); the
+    ``fallback`` renders for a tokenizer that has no template (without one, that is an error)."""
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+    def __init__(self, tokenizer: Tokenizer, fallback: ChatRenderer | None = None) -> None:
         self.tokenizer = tokenizer
+        self.fallback = fallback
 
     def render(self, messages: Sequence[ChatMessage]) -> str:
         import jinja2
 
+        if self.fallback is not None and self.tokenizer.chat_template is None:
+            return self.fallback.render(messages)
         try:
             return self.tokenizer.render_chat(plain_messages(messages))
         except jinja2.TemplateError as exc:
             raise BadRequestError(f"the model's chat template failed on these messages: {exc}") from exc
+
+
+@overload
+def chat_renderer(
+    template: str | None, variables: Mapping[str, Any], tokenizer: Tokenizer | None, default: str
+) -> ChatRenderer: ...
+
+
+@overload
+def chat_renderer(
+    template: str | None, variables: Mapping[str, Any], tokenizer: Tokenizer | None, default: None = None
+) -> ChatRenderer | None: ...
+
+
+def chat_renderer(
+    template: str | None,
+    variables: Mapping[str, Any],
+    tokenizer: Tokenizer | None,
+    default: str | None = None,
+) -> ChatRenderer | None:
+    """A deployment's renderer: its ``chat_template``, else its tokenizer's own template, else the
+    provider's ``default`` template (also for a tokenizer without one); None when there is nothing
+    to render with. Jinja templates compile here, so a typo fails at config load."""
+    if template is not None:
+        return TemplateRenderer(template, variables)
+    fallback = TemplateRenderer(default, variables) if default is not None else None
+    if tokenizer is not None:
+        return TokenizerRenderer(tokenizer, fallback)
+    return fallback

@@ -29,7 +29,7 @@ from providers.aws.sagemaker_payloads import CallInfo, PayloadFormat, build_form
 from providers.aws.sagemaker_settings import SageMakerSettings
 from providers.aws.sagemaker_stream import read_event_stream
 from providers.aws.sigv4 import signed_headers
-from providers.chat_render import ChatRenderer, TemplateRenderer, TokenizerRenderer
+from providers.chat_render import chat_renderer
 from providers.token_count import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -84,11 +84,7 @@ class SageMakerProvider(ProviderBase):
         self.default_timeout = settings.timeout
         self._sender = sender
         self.tokenizer = Tokenizer(settings.tokenizer) if settings.tokenizer else None
-        renderer: ChatRenderer | None = None
-        if settings.chat_template is not None:
-            renderer = TemplateRenderer(settings.chat_template, settings.template_variables)
-        elif self.tokenizer is not None:
-            renderer = TokenizerRenderer(self.tokenizer)
+        renderer = chat_renderer(settings.chat_template, settings.template_variables, self.tokenizer)
         self._format: PayloadFormat = build_format(settings, renderer, self.tokenizer)
         self.capabilities = Capabilities(
             chat=True,

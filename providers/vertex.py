@@ -21,6 +21,7 @@ from llmgateway.provider import Capabilities, ProviderBase, ProviderContext
 from llmgateway.sse import iter_sse_events
 from llmgateway.transport import HttpSender
 from llmgateway.types import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from providers.chat_render import chat_renderer
 from providers.gcp.auth import (
     GoogleTokenSource,
     StaticToken,
@@ -36,13 +37,16 @@ from providers.gcp.payloads import PredictFormat
 from providers.gcp.sender import VertexSender
 from providers.gcp.settings import VertexSettings
 from providers.gcp.tgi_wire import TgiFormat
-from providers.gcp.wire import TokenCounter, WireFormat
+from providers.gcp.wire import WireFormat
 
 if TYPE_CHECKING:
+    from providers.chat_render import ChatRenderer
     from providers.token_count import Tokenizer
 
 # The most of a bare-JSON answer read from a stream to find the error in it.
 MAX_ERROR_BYTES = 64 * 1024
+# Renders prompts when neither a chat_template nor a tokenizer's own template is configured.
+DEFAULT_TEMPLATE = "chatml"
 
 
 def token_source(settings: VertexSettings, deployment: str) -> TokenSource:
@@ -71,12 +75,21 @@ def load_tokenizer(settings: VertexSettings) -> Tokenizer | None:
     return Tokenizer(settings.tokenizer)
 
 
-def wire_format(settings: VertexSettings, count: TokenCounter | None) -> WireFormat:
+def _renderer(settings: VertexSettings, tokenizer: Tokenizer | None) -> ChatRenderer:
+    return chat_renderer(settings.chat_template, settings.template_variables, tokenizer, DEFAULT_TEMPLATE)
+
+
+def wire_format(settings: VertexSettings, tokenizer: Tokenizer | None) -> WireFormat:
+    """The deployment's body format; its chat renderer is built (and a Jinja template compiled)
+    only where a prompt is rendered, so OpenAI-shaped routes never need jinja2."""
+    count = tokenizer.count_text if tokenizer is not None else None
     name = settings.model or f"vertex-endpoint-{settings.endpoint}"
     if settings.route == "predict":
-        return PredictFormat(settings.predict, settings.model or "", count)
+        renders = settings.predict.instance != "messages" or count is not None
+        renderer = _renderer(settings, tokenizer) if renders else None
+        return PredictFormat(settings.predict, settings.model or "", count, renderer)
     if settings.route == "raw" and settings.raw_format == "tgi":
-        return TgiFormat(settings.predict.template, name, count)
+        return TgiFormat(_renderer(settings, tokenizer), name, count)
     return OpenAIFormat(settings.model, settings.stream_usage)
 
 
@@ -98,7 +111,7 @@ class VertexProvider(ProviderBase):
         self.tokens = tokens
         self.urls = EndpointUrls.of(settings)
         self.tokenizer = tokenizer
-        self._wire = wire_format(settings, tokenizer.count_text if tokenizer is not None else None)
+        self._wire = wire_format(settings, tokenizer)
         self._http = VertexSender(sender, tokens, {k.lower(): v for k, v in settings.headers.items()}, name)
         openai_shaped = isinstance(self._wire, OpenAIFormat)
         self.capabilities = Capabilities(
@@ -126,9 +139,9 @@ class VertexProvider(ProviderBase):
             exc.deployment = self.name
 
     async def chat(self, request: ChatCompletionRequest, *, timeout: float | None = None) -> ChatCompletion:
+        await self._tokenizer_ready()  # before the body: the tokenizer's template may render it
         body = self._wire.body(request, stream=False)
         answer = await self._http.post(self.urls.unary, body, self._timeout(timeout))
-        await self._tokenizer_ready()
         try:
             return self._wire.parse(answer, request)
         except GatewayError as exc:
@@ -140,9 +153,9 @@ class VertexProvider(ProviderBase):
     ) -> AsyncIterator[ChatCompletionChunk]:
         if self.urls.stream is None:
             raise self._unsupported("streaming (route predict has no streaming method; use raw or chat)")
+        await self._tokenizer_ready()
         body = self._wire.body(request, stream=True)
         parser = self._wire.stream_parser(request)
-        await self._tokenizer_ready()
         sent = 0
         async with self._http.stream(self.urls.stream, body, self._timeout(timeout)) as response:
             try:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from providers.chat_templates import check_chat_template
 from providers.token_count import check_tokenizer_path
 
 PayloadFormat = Literal["tgi", "messages", "raw"]
@@ -49,7 +50,8 @@ class SageMakerSettings(BaseModel):
         "renders TGI prompts, and it counts tokens when the container reports none",
     )
     chat_template: str | None = Field(
-        default=None, description="A Jinja chat template (wins over the tokenizer's)"
+        default=None,
+        description="chatml, llama3, gemma, mistral, plain, or a Jinja template (wins over the tokenizer's)",
     )
     template_variables: dict[str, Any] = Field(
         default_factory=dict, description="Extra variables for chat_template, e.g. bos_token"
@@ -86,6 +88,11 @@ class SageMakerSettings(BaseModel):
     def _tokenizer(cls, value: str | None) -> str | None:
         return None if value is None else check_tokenizer_path(value)
 
+    @field_validator("chat_template")
+    @classmethod
+    def _chat_template(cls, value: str | None) -> str | None:
+        return None if value is None else check_chat_template(value)
+
     @field_validator("custom_attributes", "target_model", "target_variant", "target_container_hostname")
     @classmethod
     def _header_value(cls, value: str | None) -> str | None:
@@ -102,7 +109,7 @@ class SageMakerSettings(BaseModel):
         if self.format == "tgi" and self.tokenizer is None and self.chat_template is None:
             raise ValueError(
                 "format 'tgi' sends a rendered prompt: set 'tokenizer' (the model's tokenizer, whose chat "
-                "template is used) or 'chat_template' (a Jinja template)"
+                "template is used) or 'chat_template' (a template name such as chatml, or Jinja text)"
             )
         if self.parameters and self.format != "tgi":
             raise ValueError("'parameters' applies to format 'tgi' only")

@@ -9,15 +9,17 @@ configured, else left to the gateway's estimate (marked as estimated).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json, to_json
 
 from llmgateway.types import ChatCompletion, ChatCompletionRequest
 from providers.gcp.errors import PredictionFormatError
 from providers.gcp.settings import PredictSettings
-from providers.gcp.templates import render_chat
 from providers.gcp.wire import StreamParser, TokenCounter, build_completion, usage_of
+
+if TYPE_CHECKING:
+    from providers.chat_render import ChatRenderer
 
 # The request fields a predict call can carry, by their OpenAI names.
 SAMPLING_NAMES = (
@@ -47,13 +49,24 @@ def sampling(request: ChatCompletionRequest) -> dict[str, Any]:
 
 
 class PredictFormat:
-    def __init__(self, settings: PredictSettings, model: str, count: TokenCounter | None = None) -> None:
+    """``renderer`` renders prompt / inputs instances and the prompt a tokenizer counts; it may be
+    None only for messages instances without counting (nothing is rendered then)."""
+
+    def __init__(
+        self,
+        settings: PredictSettings,
+        model: str,
+        count: TokenCounter | None = None,
+        renderer: ChatRenderer | None = None,
+    ) -> None:
         self.settings = settings
         self.model = model
         self._count = count
+        self._renderer = renderer
 
     def _prompt(self, request: ChatCompletionRequest) -> str:
-        return render_chat(self.settings.template, request.messages)
+        assert self._renderer is not None  # wire_format gives one wherever a prompt is rendered
+        return self._renderer.render(request.messages)
 
     def _instance(self, request: ChatCompletionRequest) -> dict[str, Any]:
         if self.settings.instance == "messages":

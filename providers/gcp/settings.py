@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from providers.gcp.templates import TemplateSpec
+from providers.chat_templates import check_chat_template
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _REGION = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
@@ -39,10 +39,8 @@ class PredictSettings(BaseModel):
 
     instance: Literal["messages", "prompt", "inputs"] = Field(
         default="messages",
-        description="messages: {messages: [...]}; prompt / inputs: the chat rendered with `template`",
-    )
-    template: TemplateSpec = Field(
-        default="chatml", description="chatml, llama3, gemma, mistral, plain, or {message, generation}"
+        description="messages: {messages: [...]}; prompt / inputs: the chat rendered with the "
+        "deployment's chat_template",
     )
     parameters_in: Literal["parameters", "instance"] = Field(
         default="parameters", description="where sampling goes: the request's parameters, or each instance"
@@ -57,6 +55,16 @@ class PredictSettings(BaseModel):
         description="dotted path to the text in an object prediction (default: the prediction if it "
         "is a string, else generated_text, text, content or output)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_template(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "template" in values:
+            raise ValueError(
+                "predict.template has moved: set the deployment's chat_template instead (chatml, llama3, "
+                "gemma, mistral, plain, or a Jinja template)"
+            )
+        return values
 
     @field_validator("parameter_names")
     @classmethod
@@ -106,7 +114,17 @@ class VertexSettings(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     stream_usage: bool = Field(default=True, description="ask for a usage chunk on OpenAI-shaped streams")
     tokenizer: str | None = Field(
-        default=None, description="count predict / TGI usage with this tokenizer (model directory or .gguf)"
+        default=None,
+        description="The model's tokenizer (HF model directory or .gguf file): it counts predict / TGI "
+        "usage, and its chat template renders prompts when chat_template is not set",
+    )
+    chat_template: str | None = Field(
+        default=None,
+        description="How predict prompt / inputs instances and TGI bodies render the chat: chatml, "
+        "llama3, gemma, mistral, plain, or a Jinja template (default: the tokenizer's, else chatml)",
+    )
+    template_variables: dict[str, Any] = Field(
+        default_factory=dict, description="Extra variables for a Jinja chat_template, e.g. bos_token"
     )
 
     @field_validator("tokenizer")
@@ -117,6 +135,11 @@ class VertexSettings(BaseModel):
         from providers.token_count import check_tokenizer_path
 
         return check_tokenizer_path(value)
+
+    @field_validator("chat_template")
+    @classmethod
+    def _chat_template(cls, value: str | None) -> str | None:
+        return None if value is None else check_chat_template(value)
 
     @field_validator("region")
     @classmethod

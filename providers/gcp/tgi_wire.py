@@ -1,19 +1,21 @@
 """Hugging Face TGI bodies on ``rawPredict`` / ``streamRawPredict``: ``{"inputs", "parameters",
-"stream"}`` with the chat rendered by the deployment's template; answers ``[{"generated_text",
+"stream"}`` with the chat rendered by the deployment's chat template; answers ``[{"generated_text",
 "details"}]``, or token events when streaming. ``details`` carries the generated token count (and,
 on some servers, the prompt's); the rest is counted with the tokenizer if one is configured."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json, to_json
 
 from llmgateway.errors import StreamInterruptedError
 from llmgateway.types import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
 from providers.gcp.errors import PredictionFormatError
-from providers.gcp.templates import TemplateSpec, render_chat
 from providers.gcp.wire import ChunkMaker, TokenCounter, build_completion, usage_of
+
+if TYPE_CHECKING:
+    from providers.chat_render import ChatRenderer
 
 
 def _finish(details: Any) -> str:
@@ -22,13 +24,13 @@ def _finish(details: Any) -> str:
 
 
 class TgiFormat:
-    def __init__(self, template: TemplateSpec, model: str, count: TokenCounter | None = None) -> None:
-        self.template = template
+    def __init__(self, renderer: ChatRenderer, model: str, count: TokenCounter | None = None) -> None:
+        self.renderer = renderer
         self.model = model
         self._count = count
 
     def prompt(self, request: ChatCompletionRequest) -> str:
-        return render_chat(self.template, request.messages)
+        return self.renderer.render(request.messages)
 
     def body(self, request: ChatCompletionRequest, *, stream: bool) -> bytes:
         parameters: dict[str, Any] = {"details": True, "return_full_text": False}

@@ -98,12 +98,9 @@ async def test_predict_generates_with_estimated_usage(fake: FakeVertex) -> None:
 
 
 async def test_predict_prompt_instance_rendered_with_template(fake: FakeVertex) -> None:
-    predict = {
-        "instance": "prompt",
-        "template": "chatml",
-        "parameter_names": {"max_tokens": "max_new_tokens"},
-    }
-    async with Gateway(config(fake, endpoint="111", route="predict", predict=predict)) as gw:
+    predict = {"instance": "prompt", "parameter_names": {"max_tokens": "max_new_tokens"}}
+    settings = {"endpoint": "111", "route": "predict", "predict": predict, "chat_template": "chatml"}
+    async with Gateway(config(fake, **settings)) as gw:
         reply = await ask(gw, n=2)
     assert len(reply.choices) == 2 and all(c.message.content for c in reply.choices)
 

@@ -12,12 +12,20 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from llmgateway import BadRequestError, Gateway
 from llmgateway.types import ChatCompletionRequest
 from providers.aws.sagemaker_tgi import tgi_parameters
 from tests.integration.sagemaker_fake import payload_part
-from tests.providers.sagemaker.conftest import CHAT_ANSWER, USER, Runtime, gateway_config, make_provider
+from tests.providers.sagemaker.conftest import (
+    CHAT_ANSWER,
+    USER,
+    Runtime,
+    gateway_config,
+    make_provider,
+    settings,
+)
 
 TEMPLATE = (
     "{% for m in messages %}<s> {{ m['role'] }} : {{ m['content'] }} </s> {% endfor %}"
@@ -98,6 +106,21 @@ async def test_tgi_renders_the_configured_template_and_reads_details(
         14,
         1,
     )
+
+
+async def test_tgi_renders_a_named_template(mock_client: httpx.AsyncClient, runtime: Runtime) -> None:
+    runtime.default = lambda r: tgi_answer("Paris", generated_tokens=1)
+    provider = make_provider(mock_client, format="tgi", chat_template="chatml")
+    await provider.chat(request(messages=[{"role": "developer", "content": "Be brief."}, *USER]))
+    assert json.loads(runtime.requests[0].content)["inputs"] == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_chat_template_that_is_neither_a_name_nor_jinja_is_refused() -> None:
+    with pytest.raises(ValidationError, match="neither a named chat template"):
+        settings(format="tgi", chat_template="vicuna")
 
 
 async def test_tgi_without_prompt_count_or_tokenizer_is_estimated_by_the_gateway(runtime: Runtime) -> None:

@@ -13,9 +13,9 @@ from llmgateway import Gateway
 from llmgateway import errors as e
 from llmgateway.transport import HttpxSender
 from llmgateway.types import ChatCompletionRequest
+from providers.chat_render import TemplateRenderer
 from providers.gcp.auth import StaticToken
 from providers.gcp.errors import PredictionFormatError
-from providers.gcp.templates import ChatTemplate, render_chat
 from providers.vertex import VertexProvider
 from tests.providers.vertex.helpers import (
     OPENAI_ANSWER,
@@ -88,13 +88,12 @@ async def test_predict_prompt_renamed_parameters_in_instance_and_n_choices() -> 
     rec = Recorder(httpx.Response(200, json={"predictions": predictions}))
     predict = {
         "instance": "prompt",
-        "template": "plain",
         "parameters_in": "instance",
         "parameter_names": {"max_tokens": "max_new_tokens", "seed": None},
         "extra_parameters": {"raw_response": True},
         "prediction_field": "output.text",
     }
-    vx = provider(rec, route="predict", predict=predict, model="my-model")
+    vx = provider(rec, route="predict", predict=predict, model="my-model", chat_template="plain")
     reply = await vx.chat(CHAT.model_copy(update={"n": 2}))
     instance = {
         "prompt": "system: Be brief.\nuser: Hi {there}\nassistant:",
@@ -136,7 +135,7 @@ async def test_predict_usage_counted_with_a_tokenizer() -> None:
 
     rec = Recorder(httpx.Response(200, json={"predictions": ["Paris is big"]}))
     client = httpx.AsyncClient(transport=httpx.MockTransport(rec))
-    s = settings(route="predict", predict={"template": "plain"})
+    s = settings(route="predict", chat_template="plain")
     vx = VertexProvider("vx", s, HttpxSender(client), StaticToken("t"), WordTokenizer())  # type: ignore[arg-type]
     reply = await vx.chat(REQUEST)
     assert reply.usage is not None
@@ -160,6 +159,10 @@ async def test_predict_route_does_not_stream() -> None:
 # -- templates --------------------------------------------------------------------------------
 
 
+def render_chat(template: str, messages: Any) -> str:
+    return TemplateRenderer(template).render(messages)
+
+
 def test_named_and_custom_templates() -> None:
     messages = CHAT.messages
     assert render_chat("chatml", messages) == (
@@ -169,8 +172,65 @@ def test_named_and_custom_templates() -> None:
     assert render_chat("gemma", messages).endswith("<start_of_turn>model\n")
     assert render_chat("gemma", messages).count("<start_of_turn>user") == 2  # no system role in Gemma
     assert render_chat("llama3", messages).startswith("<|begin_of_text|><|start_header_id|>system")
-    custom = ChatTemplate(message="<{role}>{content}</{role}>", generation="<assistant>", prefix="#")
+    custom = "#{% for m in messages %}<{{ m.role }}>{{ m.content }}</{{ m.role }}>{% endfor %}<assistant>"
     assert render_chat(custom, messages) == "#<system>Be brief.</system><user>Hi {there}</user><assistant>"
+
+
+class TemplateTokenizer:
+    """The deployment's tokenizer, stood in for: a word count, and its own chat template (or none)."""
+
+    loaded = True
+
+    def __init__(self, chat_template: str | None) -> None:
+        self.chat_template = chat_template
+
+    def count_text(self, text: str) -> int:
+        return len(text.split())
+
+    def render_chat(self, messages: list[dict[str, Any]]) -> str:
+        return "".join(f"[{m['role']}] {m['content']} " for m in messages) + "[assistant]"
+
+
+@pytest.mark.parametrize(
+    ("own_template", "chat_template", "prompt"),
+    [
+        ("yes", None, "[user] capital? [assistant]"),  # the tokenizer's own template
+        (None, None, "<|im_start|>user\ncapital?<|im_end|>\n<|im_start|>assistant\n"),  # chatml
+        ("yes", "plain", "user: capital?\nassistant:"),  # chat_template wins over the tokenizer's
+    ],
+)
+async def test_prompt_rendered_with_chat_template_else_tokenizer_else_chatml(
+    own_template: str | None, chat_template: str | None, prompt: str
+) -> None:
+    rec = Recorder(httpx.Response(200, json={"predictions": ["Paris"]}))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(rec))
+    s = settings(route="predict", predict={"instance": "inputs"}, chat_template=chat_template)
+    tokenizer = TemplateTokenizer(own_template)
+    vx = VertexProvider("vx", s, HttpxSender(client), StaticToken("t"), tokenizer)  # type: ignore[arg-type]
+    reply = await vx.chat(REQUEST)
+    assert rec.body()["instances"] == [{"inputs": prompt}]
+    assert reply.usage is not None and reply.usage.prompt_tokens == len(prompt.split())
+
+
+@pytest.mark.parametrize(
+    ("values", "renders"),
+    [
+        ({"route": "chat"}, False),
+        ({"route": "predict"}, False),  # messages instances, no tokenizer: nothing is rendered
+        ({"route": "predict", "predict": {"instance": "prompt"}}, True),
+        ({"route": "raw", "raw_format": "tgi"}, True),
+    ],
+)
+def test_chat_template_compiled_at_load_where_prompts_are_rendered(
+    values: dict[str, Any], renders: bool
+) -> None:
+    """A bad Jinja template fails at config load on routes that render with it; the others never
+    compile it (so they need no jinja2)."""
+    if renders:
+        with pytest.raises(e.ConfigError, match="not a valid Jinja template"):
+            provider(None, chat_template="{% for m in messages %}", **values)
+    else:
+        provider(None, chat_template="{% for m in messages %}", **values)
 
 
 # -- TGI on rawPredict -----------------------------------------------------------------------------
