@@ -40,7 +40,7 @@ READ_BYTES = 16 * 1024  # the network read size fed to the decoders
 @contextlib.contextmanager
 def fake_runtime(port: int) -> Iterator[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.sagemaker_fake", "--port", str(port)],
+        [sys.executable, "-m", "bench.sagemaker_fake", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -80,7 +80,7 @@ def botocore_client(url: str) -> Any:
     import botocore.session
     from botocore.config import Config
 
-    from tests.integration.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY
+    from bench.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY
 
     session = botocore.session.Session()
     session.set_credentials(ACCESS_KEY, SECRET_KEY)
@@ -89,7 +89,7 @@ def botocore_client(url: str) -> Any:
 
 
 def gateway_config(url: str) -> dict[str, Any]:
-    from tests.integration.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY
+    from bench.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY
 
     settings = {
         "endpoint_name": ENDPOINT,
@@ -152,7 +152,7 @@ async def per_call(url: str, calls: int) -> dict[str, Any]:
 
 def stream_bytes(frames: int) -> bytes:
     """A response stream of ``frames`` PayloadParts, each one OpenAI chat chunk as SSE."""
-    from tests.integration.sagemaker_fake import payload_part
+    from bench.sagemaker_fake import payload_part
 
     chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
     chunk["choices"] = [{"index": 0, "delta": {"content": " word"}, "finish_reason": None}]

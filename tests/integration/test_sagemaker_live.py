@@ -1,6 +1,6 @@
 """SageMakerProvider through the Gateway against real local servers: the local backend in its
 SageMaker container mode (tiny random model; the bundled SmolLM2 in the ``model`` test), behind
-the fake runtime (tests/integration/sagemaker_fake.py), which checks every SigV4 signature with
+the fake runtime (bench/sagemaker_fake), which checks every SigV4 signature with
 botocore and re-frames the container's stream as real event-stream frames."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bench.sagemaker_fake import ACCESS_KEY, ERROR_SHAPES, REGION, SECRET_KEY, FakeRuntime
 from llmgateway import (
     AuthenticationError,
     BadRequestError,
@@ -27,7 +28,6 @@ from local_backend.engine import LocalEngine
 from local_backend.scheduler import BatchScheduler
 from local_backend.server import create_app
 from local_backend.service import LocalService
-from tests.integration.sagemaker_fake import ACCESS_KEY, ERROR_SHAPES, REGION, SECRET_KEY, FakeRuntime
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,17 +12,17 @@ from typing import Any
 import httpx
 import pytest
 
-from llmgateway.provider import ProviderContext
-from llmgateway.transport import HttpPool
-from providers.aws.sagemaker_settings import SageMakerSettings
-from providers.sagemaker import SageMakerProvider
-from tests.integration.sagemaker_fake import (
+from bench.sagemaker_fake import (
     ACCESS_KEY,
     ERROR_SHAPES,
     REGION,
     SECRET_KEY,
     check_signature,
 )
+from llmgateway.provider import ProviderContext
+from llmgateway.transport import HttpPool
+from providers.aws.sagemaker_settings import SageMakerSettings
+from providers.sagemaker import SageMakerProvider
 
 RUNTIME = f"https://runtime.sagemaker.{REGION}.amazonaws.com"
 ENDPOINT = "my-endpoint"

@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY
 from llmgateway import AuthenticationError, ConfigError, Gateway
 from llmgateway.provider import ProviderContext
 from llmgateway.transport import HttpPool
 from llmgateway.types import ChatCompletionRequest
 from providers.aws.sagemaker_settings import SageMakerSettings
 from providers.sagemaker import SageMakerProvider
-from tests.integration.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY
 from tests.providers.sagemaker.conftest import ENDPOINT, USER, Runtime
 
 REQUEST = ChatCompletionRequest.model_validate({"model": "chat", "messages": USER})

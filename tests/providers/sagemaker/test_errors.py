@@ -8,11 +8,11 @@ import json
 import httpx
 import pytest
 
+from bench.sagemaker_fake import ERROR_SHAPES
 from llmgateway import Gateway
 from llmgateway import errors as e
 from llmgateway.types import ChatCompletionRequest
 from providers.aws.sagemaker_errors import error_code, sagemaker_error, stream_fault_error
-from tests.integration.sagemaker_fake import ERROR_SHAPES
 from tests.providers.sagemaker.conftest import (
     CHAT_ANSWER,
     USER,

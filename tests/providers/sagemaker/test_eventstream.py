@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from bench.sagemaker_fake import corrupt, encode_frame, exception_frame, payload_part
 from llmgateway import errors as e
 from llmgateway.types import ChatCompletionChunk, ChatCompletionRequest
 from providers.aws.eventstream import EventPayload, EventStreamCorrupt, EventStreamDecoder, StreamFault
@@ -17,7 +18,6 @@ from providers.aws.payload_events import PayloadEvents
 from providers.aws.sagemaker_payloads import CallInfo, UsageCounter
 from providers.aws.sagemaker_stream import read_event_stream
 from providers.aws.sagemaker_tgi import TgiStreamReader
-from tests.integration.sagemaker_fake import corrupt, encode_frame, exception_frame, payload_part
 from tests.providers.sagemaker.conftest import USER, Runtime, make_provider
 
 REQUEST = ChatCompletionRequest.model_validate({"model": "chat", "messages": USER})

@@ -8,10 +8,10 @@ import json
 import httpx
 import pytest
 
+from bench.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY, check_signature, payload_part
 from llmgateway import AuthenticationError
 from llmgateway.types import ChatCompletionRequest
 from providers.aws.sigv4 import signed_headers
-from tests.integration.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY, check_signature, payload_part
 from tests.providers.sagemaker.conftest import ENDPOINT, RUNTIME, USER, Runtime, make_provider
 
 REQUEST = ChatCompletionRequest.model_validate({"model": "chat", "messages": USER, "max_tokens": 5})
