@@ -1,5 +1,6 @@
 """What the use-case examples share: the --config / --model options, the gateway they build, and
-one line describing a call (who served it, how fast, how many tokens, what it cost).
+one line describing a call (who served it, how fast, how many tokens, what it cost); and, for the
+remote-endpoint examples (SageMaker, Vertex AI), one question asked plain and then streamed.
 
 By default an example runs the embedded default (the bundled SmolLM2 in this process, as model
 "smollm2", exactly as ``llmgateway serve`` does without a config); ``--config gateway.yaml
@@ -12,7 +13,7 @@ import argparse
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmgateway import Gateway
 from llmgateway.server.embedded import EMBEDDED_MODEL, embedded_config
@@ -64,3 +65,30 @@ def describe(call: ChatCompletion | ChatStream) -> str:
     cost = meta.cost
     parts.append(f"{'~' if cost.estimated else ''}{cost.total.normalize():f} {cost.currency}")
     return f"[{', '.join(parts)}]"
+
+
+async def ask_plain_then_streamed(
+    gateway: Gateway, model: str, question: str, *, no_stream: str | None = None, **params: Any
+) -> None:
+    """Ask ``question`` once plain and once streamed (printed as it arrives), each followed by its
+    ``describe`` line. ``no_stream``: why this deployment cannot stream (then only the plain call)."""
+    messages = [{"role": "user", "content": question}]
+    reply = await gateway.chat.completions.create(model=model, messages=messages, **params)
+    print(f"plain: {reply.text()}")
+    _print_description(reply)
+    if no_stream is not None:
+        print(f"streamed: ({no_stream})")
+        return
+    stream = await gateway.chat.completions.create(model=model, messages=messages, stream=True, **params)
+    print("streamed: ", end="", flush=True)
+    async for chunk in stream:
+        if chunk.choices:
+            print(chunk.choices[0].delta.content or "", end="", flush=True)
+    print()
+    _print_description(stream)
+
+
+def _print_description(call: ChatCompletion | ChatStream) -> None:
+    print(f"  {describe(call)}")
+    if call.gateway is not None and call.gateway.cost.estimated:
+        print("  (~: usage estimated, the endpoint reported none)")

@@ -18,6 +18,8 @@ import argparse
 import asyncio
 from typing import Any
 
+from common import ask_plain_then_streamed
+
 from llmgateway import Gateway
 
 
@@ -29,7 +31,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", help="AWS shared-config profile (default: AWS_PROFILE or default)")
     parser.add_argument("--format", choices=["messages", "tgi"], default="messages")
     parser.add_argument("--tokenizer", help="the model's tokenizer (HF directory or .gguf file)")
-    parser.add_argument("--chat-template", help="a Jinja chat template (format tgi), instead of --tokenizer")
+    parser.add_argument(
+        "--chat-template",
+        help="format tgi: chatml, llama3, gemma, mistral, plain, or a Jinja template, instead of --tokenizer",
+    )
     parser.add_argument("--inference-component", help="the inference component to invoke, if any")
     parser.add_argument("--question", default="What is the capital of France? Answer in one sentence.")
     parser.add_argument("--max-tokens", type=int, default=64)
@@ -61,42 +66,11 @@ def build_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"models": {"sagemaker-chat": {"deployments": [deployment]}}}
 
 
-def usage_line(usage: Any) -> str:
-    if usage is None:
-        return "usage: not reported"
-    return f"usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
-
-
-def describe(metadata: Any) -> str:
-    cost = metadata.cost
-    estimated = " (usage estimated: the endpoint reported none)" if cost.estimated else ""
-    return (
-        f"deployment {metadata.deployment}, {metadata.latency_ms:.0f} ms, "
-        f"cost {cost.total} {cost.currency}{estimated}"
-    )
-
-
 async def main(args: argparse.Namespace) -> None:
-    messages = [{"role": "user", "content": args.question}]
     async with Gateway(build_config(args)) as gw:
-        reply = await gw.chat.completions.create(
-            model="sagemaker-chat", messages=messages, max_tokens=args.max_tokens, temperature=0
+        await ask_plain_then_streamed(
+            gw, "sagemaker-chat", args.question, max_tokens=args.max_tokens, temperature=0
         )
-        print(f"plain: {reply.text()}")
-        print(f"  {usage_line(reply.usage)}")
-        assert reply.gateway is not None
-        print(f"  {describe(reply.gateway)}")
-        stream = await gw.chat.completions.create(
-            model="sagemaker-chat", messages=messages, max_tokens=args.max_tokens, temperature=0, stream=True
-        )
-        print("streamed: ", end="", flush=True)
-        async for chunk in stream:
-            if chunk.choices:
-                print(chunk.choices[0].delta.content or "", end="", flush=True)
-        print()
-        print(f"  {usage_line(stream.usage)}")
-        if stream.gateway is not None:
-            print(f"  {describe(stream.gateway)}")
 
 
 if __name__ == "__main__":

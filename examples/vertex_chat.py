@@ -22,6 +22,8 @@ import asyncio
 import os
 from typing import Any
 
+from common import ask_plain_then_streamed
+
 from llmgateway import Gateway
 
 
@@ -73,39 +75,12 @@ def build_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"models": {"vertex-chat": {"deployments": [deployment]}}}
 
 
-def describe(metadata: Any) -> str:
-    cost = metadata.cost
-    estimated = " (usage estimated: the endpoint reported none)" if cost.estimated else ""
-    return (
-        f"deployment {metadata.deployment}, {metadata.latency_ms:.0f} ms, "
-        f"cost {cost.total} {cost.currency}{estimated}"
-    )
-
-
 async def main(args: argparse.Namespace) -> None:
-    messages = [{"role": "user", "content": args.question}]
+    no_stream = "the predict route does not stream" if args.route == "predict" else None
     async with Gateway(build_config(args)) as gw:
-        reply = await gw.chat.completions.create(
-            model="vertex-chat", messages=messages, max_tokens=args.max_tokens
+        await ask_plain_then_streamed(
+            gw, "vertex-chat", args.question, no_stream=no_stream, max_tokens=args.max_tokens
         )
-        print(f"plain: {reply.text()}")
-        if reply.usage is not None:
-            print(f"  usage: {reply.usage.prompt_tokens} prompt + {reply.usage.completion_tokens} completion")
-        assert reply.gateway is not None
-        print(f"  {describe(reply.gateway)}")
-        if args.route == "predict":
-            print("streamed: (the predict route does not stream)")
-            return
-        stream = await gw.chat.completions.create(
-            model="vertex-chat", messages=messages, max_tokens=args.max_tokens, stream=True
-        )
-        print("streamed: ", end="", flush=True)
-        async for chunk in stream:
-            if chunk.choices:
-                print(chunk.choices[0].delta.content or "", end="", flush=True)
-        print()
-        if stream.gateway is not None:
-            print(f"  {describe(stream.gateway)}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -269,7 +270,9 @@ async def test_example_runs_against_the_fake(fake: FakeRuntime) -> None:
     assert process.returncode == 0, err.decode()
     text = out.decode()
     assert "plain: " in text and "streamed: " in text
-    assert text.count("prompt +") == 2 and "cost" in text and "estimated" not in text
+    # Each call's line: deployment, latency, exact token counts and cost (not marked estimated).
+    assert len(re.findall(r"\[sagemaker-my-endpoint, \d+ ms.*, \d+\+\d+ tokens, [\d.]+ USD\]", text)) == 2
+    assert "estimated" not in text
 
 
 @pytest.mark.model

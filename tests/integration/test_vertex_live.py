@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -209,7 +210,8 @@ async def test_example_script_runs_against_the_fake(fake: FakeVertex) -> None:
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     text = out.decode()
-    assert "plain:" in text and "streamed:" in text and "cost" in text
+    assert "plain:" in text and "streamed:" in text
+    assert len(re.findall(r"\[vertex-222, \d+ ms.*, \d+\+\d+ tokens, [\d.]+ USD\]", text)) == 2
     assert [path.rsplit(":", 1)[1] for path, _ in fake.seen] == ["rawPredict", "streamRawPredict"]
 
 
