@@ -19,61 +19,23 @@ import argparse
 import asyncio
 import contextlib
 import json
-import platform
-import statistics
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from bench.sdk_overhead import free_port
+from bench.timing import alternate, print_timings, ratio, warm, write_result
+from bench.upstream_process import free_port, upstream_process
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sagemaker.json"
-ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 ENDPOINT = "bench-endpoint"
 READ_BYTES = 16 * 1024  # the network read size fed to the decoders
 
 
-@contextlib.contextmanager
-def fake_runtime(port: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.sagemaker_fake", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()  # "listening on ..."
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def summary(nanos: list[int]) -> dict[str, float]:
-    ordered = sorted(nanos)
-    return {
-        "median_us": statistics.median(ordered) / 1000.0,
-        "p95_us": ordered[int(len(ordered) * 0.95) - 1] / 1000.0,
-    }
-
-
-async def take_turns(
-    calls: dict[str, Callable[[], Awaitable[Any]]], rounds: int
-) -> dict[str, dict[str, float]]:
-    """Every variant once per round, in turn, so drift on the machine hits them all alike."""
-    timings: dict[str, list[int]] = {name: [] for name in calls}
-    clock = time.perf_counter_ns
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = clock()
-            await call()
-            timings[name].append(clock() - start)
-    return {name: summary(values) for name, values in timings.items()}
+def fake_runtime(port: int) -> contextlib.AbstractContextManager[str]:
+    """The fake runtime with its canned Messages answer, in its own process."""
+    return upstream_process("bench.sagemaker_fake", port)
 
 
 def botocore_client(url: str) -> Any:
@@ -142,10 +104,9 @@ async def per_call(url: str, calls: int) -> dict[str, Any]:
 
         plain = {"gateway": ours, "provider": provider_alone, "botocore": botocore_call}
         streamed = {"gateway": ours_stream, "botocore": botocore_stream}
-        for call in [*plain.values(), *streamed.values()]:  # warm: connections, imports, schemas
-            for _ in range(50):
-                await call()
-        result = {"invoke": await take_turns(plain, calls), "stream": await take_turns(streamed, calls)}
+        await warm(plain, 50)
+        await warm(streamed, 50)
+        result = {"invoke": await alternate(plain, calls), "stream": await alternate(streamed, calls)}
     client.close()
     return result
 
@@ -217,17 +178,8 @@ def decode_throughput(frames: int) -> dict[str, float]:
 
 
 def report(result: dict[str, Any]) -> None:
-    print(
-        f"\n{'per call (fake runtime, canned answer)':<40}{'median µs':>11}{'p95 µs':>10}{'x botocore':>12}"
-    )
-    for kind in ("invoke", "stream"):
-        rows = result["per_call"][kind]
-        base = rows["botocore"]["median_us"]
-        for name, row in rows.items():
-            label = f"{kind}: {name}"
-            print(
-                f"{label:<40}{row['median_us']:>11.1f}{row['p95_us']:>10.1f}{row['median_us'] / base:>12.2f}"
-            )
+    for kind, rows in result["per_call"].items():
+        print_timings(f"{kind} per call (fake runtime, canned answer)", rows, "botocore")
     decode = result["decode"]
     print(
         f"\nevent-stream decoding, {decode['megabytes']:.1f} MB in {decode['frame_bytes']:.0f}-byte frames, "
@@ -245,14 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with fake_runtime(free_port()) as url:
         calls = asyncio.run(per_call(url, args.calls))
-    result = {"per_call": calls, "decode": decode_throughput(args.frames)}
+    result = {"calls": args.calls, "per_call": calls, "decode": decode_throughput(args.frames)}
     for kind, rows in calls.items():
-        base = rows["botocore"]["median_us"]
-        result[f"{kind}_gateway_ratio_vs_botocore"] = rows["gateway"]["median_us"] / base
+        result[f"{kind}_gateway_ratio_vs_botocore"] = ratio(rows, "gateway", "botocore")["median"]
     report(result)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": platform.platform(), **result}, indent=2))
-    print(f"\nwrote {RESULTS}", file=sys.stderr)
+    write_result(RESULTS, result)
     return 0
 
 

@@ -26,57 +26,31 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+from bench.timing import Call, median_us, take_turns, warm, write_result
+from bench.upstream_process import free_port, upstream_process
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 BODY = json.dumps({"model": "mock-model", "messages": MESSAGES, "max_tokens": 16}).encode()
 HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench"}
 
-Call = Callable[[], Awaitable[Any]]
+__all__ = ["Call", "free_port", "measure_sequential", "mock_upstream"]  # also used by bench.books
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def mock_upstream(port: int) -> Any:
-    root = Path(__file__).resolve().parent.parent
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.mock_upstream", "--port", str(port)],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()  # "listening on ..."
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def mock_upstream(port: int) -> contextlib.AbstractContextManager[str]:
+    """bench.mock_upstream in its own process; yields its OpenAI-style base URL."""
+    return upstream_process("bench.mock_upstream", port, "/v1")
 
 
 async def measure_sequential(calls: dict[str, Call], rounds: int) -> dict[str, float]:
-    """Median microseconds per call for each variant. Variants take turns call by call, so drift
-    on the machine (other processes, frequency changes) hits them all alike."""
-    timings: dict[str, list[int]] = {name: [] for name in calls}
-    clock = time.perf_counter_ns
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = clock()
-            await call()
-            timings[name].append(clock() - start)
-    return {name: statistics.median(values) / 1000.0 for name, values in timings.items()}
+    """Median microseconds per call for each variant, the variants taking turns call by call."""
+    return {name: median_us(nanos) for name, nanos in (await take_turns(calls, rounds)).items()}
 
 
 async def measure_concurrent(call: Call, calls: int, concurrency: int) -> float:
@@ -160,9 +134,7 @@ async def variants(base_url: str) -> AsyncIterator[dict[str, Call]]:
 async def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
     concurrent: dict[str, list[float]] = {}
     async with variants(base_url) as calls:
-        for call in calls.values():  # warm connections, pydantic schemas, caches
-            for _ in range(200):
-                await call()
+        await warm(calls, 200)
         seq: dict[str, float] = {}
         for pair in (("aiohttp", "sdk"), ("httpx+aiohttp", "sdk via httpx+aiohttp"), ("httpx",)):
             seq.update(
@@ -231,9 +203,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
     }
     report(result, args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"\nwrote {args.out}")
+    write_result(Path(args.out), result)
 
 
 if __name__ == "__main__":

@@ -18,36 +18,24 @@ import argparse
 import asyncio
 import contextlib
 import json
-import platform
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bench.sdk_overhead import free_port
+from bench.timing import Call, alternate, median_us, print_timings, ratio, warm, write_result
+from bench.upstream_process import free_port, upstream_process
 
 RESULTS = Path(__file__).resolve().parent / "results" / "vertex.json"
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 PATH = "/v1/projects/bench-project/locations/us-central1/endpoints/1"
-Call = Callable[[], Awaitable[Any]]
+BASELINE = "httpx baseline"
 
 
-@contextlib.contextmanager
-def canned_vertex(port: int) -> Iterator[str]:
-    root = Path(__file__).resolve().parent.parent
-    command = [sys.executable, "-m", "bench.vertex_upstream", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()  # "listening on ..."
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def canned_vertex(port: int) -> contextlib.AbstractContextManager[str]:
+    """The canned Vertex API (token endpoint and deployed endpoint), in its own process."""
+    return upstream_process("bench.vertex_upstream", port)
 
 
 def service_account_key(directory: Path, token_uri: str) -> Path:
@@ -94,24 +82,6 @@ def gateway_config(base_url: str, key: Path) -> dict[str, Any]:
     }
 
 
-async def measure(calls: dict[str, Call], rounds: int) -> dict[str, dict[str, float]]:
-    """Median and p95 microseconds per call; variants take turns call by call."""
-    timings: dict[str, list[int]] = {name: [] for name in calls}
-    clock = time.perf_counter_ns
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = clock()
-            await call()
-            timings[name].append(clock() - start)
-    return {
-        name: {
-            "median_us": statistics.median(values) / 1000.0,
-            "p95_us": statistics.quantiles(values, n=20)[18] / 1000.0,
-        }
-        for name, values in timings.items()
-    }
-
-
 @contextlib.asynccontextmanager
 async def variants(base_url: str, key: Path) -> AsyncIterator[dict[str, dict[str, Call]]]:
     import aiohttp
@@ -144,7 +114,7 @@ async def variants(base_url: str, key: Path) -> AsyncIterator[dict[str, dict[str
             async with session.post(urls[route], data=bodies[route], headers=headers) as response:
                 return json.loads(await response.read())
 
-        return {"httpx baseline": baseline, "aiohttp bare": bare_aiohttp, "gateway vertex": sdk}
+        return {BASELINE: baseline, "aiohttp bare": bare_aiohttp, "gateway vertex": sdk}
 
     try:
         yield {"chat": calls_for("chat"), "predict": calls_for("predict")}
@@ -176,7 +146,7 @@ async def token_costs(base_url: str, key: Path, calls: int, refreshes: int) -> d
         timings.append(clock() - start)
     return {
         "cached_token_us_per_call": cached,
-        "google_auth_refresh_us_per_call": statistics.median(timings) / 1000.0,
+        "google_auth_refresh_us_per_call": median_us(timings),
         "token_fetches_for_cached_calls": float(tokens.refreshes),
     }
 
@@ -187,28 +157,16 @@ async def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
         per_call: dict[str, dict[str, dict[str, float]]] = {}
         async with variants(base_url, key) as routes:
             for route, calls in routes.items():
-                for call in calls.values():  # warm: connections, the token, pydantic schemas
-                    for _ in range(200):
-                        await call()
-                per_call[route] = await measure(calls, args.calls)
+                await warm(calls, 200)  # connections, the token, pydantic schemas
+                per_call[route] = await alternate(calls, args.calls)
         tokens = await token_costs(base_url, key, args.calls * 10, args.refreshes)
-    ratios = {
-        route: {
-            "median": r["gateway vertex"]["median_us"] / r["httpx baseline"]["median_us"],
-            "p95": r["gateway vertex"]["p95_us"] / r["httpx baseline"]["p95_us"],
-        }
-        for route, r in per_call.items()
-    }
+    ratios = {route: ratio(rows, "gateway vertex", BASELINE) for route, rows in per_call.items()}
     return {"per_call": per_call, "gateway_vs_httpx_ratio": ratios, "token": tokens}
 
 
 def report(result: dict[str, Any]) -> None:
-    print(f"\n{'route / client':<32}{'median µs':>11}{'p95 µs':>10}")
     for route, calls in result["per_call"].items():
-        for name, timing in calls.items():
-            print(f"{route + ' / ' + name:<32}{timing['median_us']:>11.1f}{timing['p95_us']:>10.1f}")
-        ratio = result["gateway_vs_httpx_ratio"][route]
-        print(f"{route + ' gateway / httpx':<32}{ratio['median']:>10.2f}x{ratio['p95']:>9.2f}x")
+        print_timings(f"route {route} per call", calls, BASELINE)
     token = result["token"]
     print(f"\n{'bearer token per call':<32}{'µs':>11}")
     print(f"{'cached (provider)':<32}{token['cached_token_us_per_call']:>11.2f}")
@@ -223,9 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     with canned_vertex(free_port()) as base_url:
         result = asyncio.run(run(args, base_url))
     report(result)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": platform.platform(), "calls": args.calls, **result}, indent=2))
-    print(f"\nwrote {RESULTS}", file=sys.stderr)
+    write_result(RESULTS, {"calls": args.calls, **result})
     return 0
 
 
