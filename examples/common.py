@@ -67,6 +67,15 @@ def describe(call: ChatCompletion | ChatStream) -> str:
     return f"[{', '.join(parts)}]"
 
 
+def one_deployment_config(
+    model: str, deployment: dict[str, Any], settings: dict[str, Any], optional: dict[str, Any]
+) -> dict[str, Any]:
+    """A config serving ``model`` from one ``deployment`` (name, provider, pricing) with
+    ``settings`` plus those of ``optional`` that were given."""
+    given = {key: value for key, value in optional.items() if value}
+    return {"models": {model: {"deployments": [{**deployment, "settings": {**settings, **given}}]}}}
+
+
 async def ask_plain_then_streamed(
     gateway: Gateway, model: str, question: str, *, no_stream: str | None = None, **params: Any
 ) -> None:

@@ -18,9 +18,11 @@ import argparse
 import asyncio
 from typing import Any
 
-from common import ask_plain_then_streamed
+from common import ask_plain_then_streamed, one_deployment_config
 
 from llmgateway import Gateway
+
+MODEL = "sagemaker-chat"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,7 +47,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> dict[str, Any]:
-    settings: dict[str, Any] = {"endpoint_name": args.endpoint_name, "format": args.format}
     optional = {
         "region": args.region,
         "endpoint_url": args.endpoint_url,
@@ -54,23 +55,20 @@ def build_config(args: argparse.Namespace) -> dict[str, Any]:
         "chat_template": args.chat_template,
         "inference_component": args.inference_component,
     }
-    settings.update({key: value for key, value in optional.items() if value})
     deployment = {
         "name": f"sagemaker-{args.endpoint_name}",
         "provider": "sagemaker",
-        "settings": settings,
         # Example prices (USD per million tokens); put your endpoint's real ones here, or price it
         # per instance-hour with pricing: {per_instance_hour: ..., instances: ...}.
         "pricing": {"input_per_million": "0.50", "output_per_million": "1.50"},
     }
-    return {"models": {"sagemaker-chat": {"deployments": [deployment]}}}
+    settings = {"endpoint_name": args.endpoint_name, "format": args.format}
+    return one_deployment_config(MODEL, deployment, settings, optional)
 
 
 async def main(args: argparse.Namespace) -> None:
     async with Gateway(build_config(args)) as gw:
-        await ask_plain_then_streamed(
-            gw, "sagemaker-chat", args.question, max_tokens=args.max_tokens, temperature=0
-        )
+        await ask_plain_then_streamed(gw, MODEL, args.question, max_tokens=args.max_tokens, temperature=0)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ import asyncio
 import os
 from typing import Any
 
-from common import ask_plain_then_streamed
+from common import ask_plain_then_streamed, one_deployment_config
 
 from llmgateway import Gateway
+
+MODEL = "vertex-chat"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,34 +54,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> dict[str, Any]:
-    settings: dict[str, Any] = {
-        "project": args.project,
-        "region": args.region,
-        "endpoint": args.endpoint,
-        "route": "chat" if args.route == "openapi" else args.route,
-    }
     optional = {
         "model": args.model,
         "api_endpoint": args.api_endpoint,
         "dedicated_endpoint_dns": args.dedicated_dns,
         "access_token": args.access_token,
     }
-    settings.update({key: value for key, value in optional.items() if value})
     deployment = {
         "name": f"vertex-{args.endpoint}",
         "provider": "vertex",
-        "settings": settings,
         # Example prices (USD per million tokens); put your endpoint's real ones here.
         "pricing": {"input_per_million": "0.20", "output_per_million": "0.60"},
     }
-    return {"models": {"vertex-chat": {"deployments": [deployment]}}}
+    settings = {
+        "project": args.project,
+        "region": args.region,
+        "endpoint": args.endpoint,
+        "route": "chat" if args.route == "openapi" else args.route,
+    }
+    return one_deployment_config(MODEL, deployment, settings, optional)
 
 
 async def main(args: argparse.Namespace) -> None:
     no_stream = "the predict route does not stream" if args.route == "predict" else None
     async with Gateway(build_config(args)) as gw:
         await ask_plain_then_streamed(
-            gw, "vertex-chat", args.question, no_stream=no_stream, max_tokens=args.max_tokens
+            gw, MODEL, args.question, no_stream=no_stream, max_tokens=args.max_tokens
         )
 
 
