@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from llmgateway.compare.progress import Progress, resolve_progress
 from llmgateway.compare.records import CallRecord, CompareResult, Summary
+from llmgateway.compare.requirements import require_eval_libraries
 from llmgateway.compare.runner import CallOptions, interleave, measure_call, run_bounded, warm_up
 from llmgateway.compare.suites import Suite, load_suite
 from llmgateway.errors import ConfigError
@@ -60,6 +61,7 @@ async def compare(
     (``settings["interrupted"]``). Bad arguments, unknown models or suites raise ConfigError."""
     _check_settings(concurrency, limit, max_tokens, temperature)
     loaded = load_suites(suites, limit)
+    require_eval_libraries((s.task for s in loaded), charts=False)
     names = list(models)
     show = resolve_progress(progress)
     started = _now()

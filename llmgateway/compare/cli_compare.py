@@ -114,6 +114,10 @@ def run_compare(args: argparse.Namespace) -> int:
     """Run the comparison, print the table, write the reports; the exit status."""
     try:
         check_out_dir(args.out)
+        if not args.no_charts:  # before the run, not after its calls were spent
+            from llmgateway.compare.requirements import require_eval_libraries
+
+            require_eval_libraries((), charts=True)
         result = asyncio.run(_run(args))
     except ConfigError as exc:
         print(f"llmgateway compare: error: {exc}", file=sys.stderr)
