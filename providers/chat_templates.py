@@ -8,6 +8,10 @@ of the reply. A ``developer`` message counts as a system one; models without a s
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator
+
 _SYSTEM_ROLES = "('system', 'developer')"
 
 CHATML = (
@@ -72,6 +76,10 @@ def check_chat_template(value: str) -> str:
         f"{value!r} is neither a named chat template ({', '.join(NAMED_TEMPLATES)}) nor a Jinja "
         "template (no {{ }} or {% %} in it)"
     )
+
+
+# A deployment setting choosing its chat template, checked at config load.
+ChatTemplate = Annotated[str, AfterValidator(check_chat_template)]
 
 
 def template_source(value: str) -> str:

@@ -30,7 +30,7 @@ from providers.aws.sagemaker_settings import SageMakerSettings
 from providers.aws.sagemaker_stream import read_event_stream
 from providers.aws.sigv4 import signed_headers
 from providers.chat_render import chat_renderer
-from providers.token_count import Tokenizer
+from providers.token_count import tokenizer_at, tokenizer_ready
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class SageMakerProvider(ProviderBase):
         self.credentials = credentials
         self.default_timeout = settings.timeout
         self._sender = sender
-        self.tokenizer = Tokenizer(settings.tokenizer) if settings.tokenizer else None
+        self.tokenizer = tokenizer_at(settings.tokenizer)
         renderer = chat_renderer(settings.chat_template, settings.template_variables, self.tokenizer)
         self._format: PayloadFormat = build_format(settings, renderer, self.tokenizer)
         self.capabilities = Capabilities(
@@ -138,15 +138,11 @@ class SageMakerProvider(ProviderBase):
             self.credentials.invalidate()  # rotated keys or an expired role: resolve again next time
         return error
 
-    async def _ready(self) -> None:
-        if self.tokenizer is not None:
-            await self.tokenizer.aload()
-
     def _call(self) -> CallInfo:
         return CallInfo(deployment=self.name, model=self.settings.model or self.settings.endpoint_name)
 
     async def chat(self, request: ChatCompletionRequest, *, timeout: float | None = None) -> ChatCompletion:
-        await self._ready()
+        await tokenizer_ready(self.tokenizer)
         prepared = self._format.prepare(request, stream=False)
         headers = await self._signed(self.invoke_url, prepared.body, self._invoke_headers)
         response = await self._sender.post(self.invoke_url, prepared.body, headers, self._timeout(timeout))
@@ -161,7 +157,7 @@ class SageMakerProvider(ProviderBase):
             raise self._unsupported(
                 "streaming with target_model (SageMaker cannot stream multi-model endpoints)"
             )
-        await self._ready()
+        await tokenizer_ready(self.tokenizer)
         prepared = self._format.prepare(request, stream=True)
         headers = await self._signed(self.stream_url, prepared.body, self._stream_headers)
         call = self._call()
@@ -185,7 +181,7 @@ class SageMakerProvider(ProviderBase):
     async def warm(self) -> None:
         """Load the tokenizer (when configured) and the credentials before the first call. Missing
         credentials are logged, not raised: calls report them, and a role may appear later."""
-        await self._ready()
+        await tokenizer_ready(self.tokenizer)
         try:
             await self.credentials.current()
         except AuthenticationError as exc:

@@ -12,7 +12,9 @@ import asyncio
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator
 
 from llmgateway.errors import ConfigError
 
@@ -26,6 +28,22 @@ def check_tokenizer_path(value: str) -> str:
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf"):
         return str(path)
     raise ValueError(f"{value!r} is neither a model directory nor a .gguf file")
+
+
+# A deployment setting naming its model's tokenizer, checked at config load.
+TokenizerPath = Annotated[str, AfterValidator(check_tokenizer_path)]
+
+
+def tokenizer_at(path: str | None) -> Tokenizer | None:
+    """The deployment's tokenizer, when its settings name one (loaded on first use)."""
+    return Tokenizer(path) if path is not None else None
+
+
+async def tokenizer_ready(tokenizer: Tokenizer | None) -> None:
+    """Load the tokenizer, when there is one, in a worker thread: reading its files and building
+    its tables must not block the event loop (each call awaits this before rendering or counting)."""
+    if tokenizer is not None and not tokenizer.loaded:
+        await tokenizer.aload()
 
 
 class Tokenizer:

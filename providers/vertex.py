@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from llmgateway.errors import ConfigError, GatewayError, StreamInterruptedError
+from llmgateway.errors import GatewayError, StreamInterruptedError
 from llmgateway.provider import Capabilities, ProviderBase, ProviderContext
 from llmgateway.sse import iter_sse_events
 from llmgateway.transport import HttpSender
@@ -38,6 +38,7 @@ from providers.gcp.sender import VertexSender
 from providers.gcp.settings import VertexSettings
 from providers.gcp.tgi_wire import TgiFormat
 from providers.gcp.wire import WireFormat
+from providers.token_count import tokenizer_at, tokenizer_ready
 
 if TYPE_CHECKING:
     from providers.chat_render import ChatRenderer
@@ -61,18 +62,6 @@ def token_source(settings: VertexSettings, deployment: str) -> TokenSource:
         refresh_margin=settings.refresh_margin,
         deployment=deployment,
     )
-
-
-def load_tokenizer(settings: VertexSettings) -> Tokenizer | None:
-    """The deployment's tokenizer, to count what predict and TGI answers do not report. It loads
-    on first use (``warm``, or the first call), in a worker thread."""
-    if settings.tokenizer is None:
-        return None
-    try:
-        from providers.token_count import Tokenizer
-    except ImportError as exc:  # pragma: no cover - ships with the providers package
-        raise ConfigError(f"tokenizer is set but token counting is unavailable ({exc})") from exc
-    return Tokenizer(settings.tokenizer)
 
 
 def _renderer(settings: VertexSettings, tokenizer: Tokenizer | None) -> ChatRenderer:
@@ -121,14 +110,10 @@ class VertexProvider(ProviderBase):
     @classmethod
     def from_settings(cls, name: str, settings: Any, context: ProviderContext) -> VertexProvider:
         tokens = token_source(settings, name)
-        return cls(name, settings, context.http.sender(), tokens, load_tokenizer(settings))
+        return cls(name, settings, context.http.sender(), tokens, tokenizer_at(settings.tokenizer))
 
     async def warm(self) -> None:
-        await self._tokenizer_ready()
-
-    async def _tokenizer_ready(self) -> None:
-        if self.tokenizer is not None and not self.tokenizer.loaded:
-            await self.tokenizer.aload()  # not on the loop: loading reads files and builds tables
+        await tokenizer_ready(self.tokenizer)
 
     def _timeout(self, timeout: float | None) -> float | None:
         return timeout if timeout is not None else self.settings.timeout
@@ -139,7 +124,7 @@ class VertexProvider(ProviderBase):
             exc.deployment = self.name
 
     async def chat(self, request: ChatCompletionRequest, *, timeout: float | None = None) -> ChatCompletion:
-        await self._tokenizer_ready()  # before the body: the tokenizer's template may render it
+        await tokenizer_ready(self.tokenizer)  # before the body: the tokenizer's template may render it
         body = self._wire.body(request, stream=False)
         answer = await self._http.post(self.urls.unary, body, self._timeout(timeout))
         try:
@@ -153,7 +138,7 @@ class VertexProvider(ProviderBase):
     ) -> AsyncIterator[ChatCompletionChunk]:
         if self.urls.stream is None:
             raise self._unsupported("streaming (route predict has no streaming method; use raw or chat)")
-        await self._tokenizer_ready()
+        await tokenizer_ready(self.tokenizer)
         body = self._wire.body(request, stream=True)
         parser = self._wire.stream_parser(request)
         sent = 0

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from providers.chat_templates import check_chat_template
-from providers.token_count import check_tokenizer_path
+from providers.chat_templates import ChatTemplate
+from providers.token_count import TokenizerPath
 
 PayloadFormat = Literal["tgi", "messages", "raw"]
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -44,12 +44,12 @@ class SageMakerSettings(BaseModel):
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="TGI parameters sent with every call (top_k, repetition_penalty...)"
     )
-    tokenizer: str | None = Field(
+    tokenizer: TokenizerPath | None = Field(
         default=None,
         description="The model's tokenizer (HF model directory or .gguf file): its chat template "
         "renders TGI prompts, and it counts tokens when the container reports none",
     )
-    chat_template: str | None = Field(
+    chat_template: ChatTemplate | None = Field(
         default=None,
         description="chatml, llama3, gemma, mistral, plain, or a Jinja template (wins over the tokenizer's)",
     )
@@ -82,16 +82,6 @@ class SageMakerSettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
-
-    @field_validator("tokenizer")
-    @classmethod
-    def _tokenizer(cls, value: str | None) -> str | None:
-        return None if value is None else check_tokenizer_path(value)
-
-    @field_validator("chat_template")
-    @classmethod
-    def _chat_template(cls, value: str | None) -> str | None:
-        return None if value is None else check_chat_template(value)
 
     @field_validator("custom_attributes", "target_model", "target_variant", "target_container_hostname")
     @classmethod

@@ -106,10 +106,11 @@ class TgiFormat:
         try:
             payload = from_json(raw)
         except ValueError as exc:
-            raise call.invalid("answer", exc) from exc
+            raise call.invalid("TGI answer", exc) from exc
         item = payload[0] if isinstance(payload, list) and payload else payload
         if not isinstance(item, dict) or not isinstance(item.get("generated_text"), str):
-            raise call.invalid("answer", f"expected [{{'generated_text': ...}}], got {str(payload)[:200]}")
+            expected = f"expected [{{'generated_text': ...}}], got {str(payload)[:200]}"
+            raise call.invalid("TGI answer", expected)
         text: str = item["generated_text"]
         details = item.get("details")
         reason = details.get("finish_reason") if isinstance(details, dict) else None

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from providers.chat_templates import check_chat_template
+from providers.chat_templates import ChatTemplate
+from providers.token_count import TokenizerPath
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _REGION = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
@@ -113,12 +114,12 @@ class VertexSettings(BaseModel):
     timeout: float | None = Field(default=60.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     stream_usage: bool = Field(default=True, description="ask for a usage chunk on OpenAI-shaped streams")
-    tokenizer: str | None = Field(
+    tokenizer: TokenizerPath | None = Field(
         default=None,
         description="The model's tokenizer (HF model directory or .gguf file): it counts predict / TGI "
         "usage, and its chat template renders prompts when chat_template is not set",
     )
-    chat_template: str | None = Field(
+    chat_template: ChatTemplate | None = Field(
         default=None,
         description="How predict prompt / inputs instances and TGI bodies render the chat: chatml, "
         "llama3, gemma, mistral, plain, or a Jinja template (default: the tokenizer's, else chatml)",
@@ -126,20 +127,6 @@ class VertexSettings(BaseModel):
     template_variables: dict[str, Any] = Field(
         default_factory=dict, description="Extra variables for a Jinja chat_template, e.g. bos_token"
     )
-
-    @field_validator("tokenizer")
-    @classmethod
-    def _tokenizer(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from providers.token_count import check_tokenizer_path
-
-        return check_tokenizer_path(value)
-
-    @field_validator("chat_template")
-    @classmethod
-    def _chat_template(cls, value: str | None) -> str | None:
-        return None if value is None else check_chat_template(value)
 
     @field_validator("region")
     @classmethod
