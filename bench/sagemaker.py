@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from bench.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY, deployment_settings, payload_part
 from bench.timing import alternate, print_timings, ratio, warm, write_result
 from bench.upstream_process import free_port, upstream_process
 
@@ -42,8 +43,6 @@ def botocore_client(url: str) -> Any:
     import botocore.session
     from botocore.config import Config
 
-    from bench.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY
-
     session = botocore.session.Session()
     session.set_credentials(ACCESS_KEY, SECRET_KEY)
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=4)
@@ -51,19 +50,10 @@ def botocore_client(url: str) -> Any:
 
 
 def gateway_config(url: str) -> dict[str, Any]:
-    from bench.sagemaker_fake import ACCESS_KEY, REGION, SECRET_KEY
-
-    settings = {
-        "endpoint_name": ENDPOINT,
-        "region": REGION,
-        "endpoint_url": url,
-        "access_key_id": ACCESS_KEY,
-        "secret_access_key": SECRET_KEY,
-    }
     deployment = {
         "name": "sagemaker",
         "provider": "sagemaker",
-        "settings": settings,
+        "settings": deployment_settings(ENDPOINT, url),
         "pricing": {"input_per_million": "0.50", "output_per_million": "1.50"},
     }
     return {"models": {"chat": {"deployments": [deployment]}}}
@@ -113,8 +103,6 @@ async def per_call(url: str, calls: int) -> dict[str, Any]:
 
 def stream_bytes(frames: int) -> bytes:
     """A response stream of ``frames`` PayloadParts, each one OpenAI chat chunk as SSE."""
-    from bench.sagemaker_fake import payload_part
-
     chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
     chunk["choices"] = [{"index": 0, "delta": {"content": " word"}, "finish_reason": None}]
     event = b"data: " + json.dumps(chunk).encode() + b"\n\n"

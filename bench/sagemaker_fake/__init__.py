@@ -19,7 +19,7 @@ the real protocol:
 
 from __future__ import annotations
 
-from bench.sagemaker_fake.account import ACCESS_KEY, INVOKED_VARIANT, REGION, SECRET_KEY
+from bench.sagemaker_fake.account import ACCESS_KEY, INVOKED_VARIANT, REGION, SECRET_KEY, deployment_settings
 from bench.sagemaker_fake.canned import CANNED_TEXT, canned_messages
 from bench.sagemaker_fake.error_shapes import ERROR_SHAPES, ErrorShape, error_response, model_error
 from bench.sagemaker_fake.frames import corrupt, encode_frame, exception_frame, payload_part
@@ -40,6 +40,7 @@ __all__ = [
     "Seen",
     "canned_messages",
     "check_signature",
+    "deployment_settings",
     "corrupt",
     "encode_frame",
     "error_response",

@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from bench.sagemaker_fake import ACCESS_KEY, ERROR_SHAPES, REGION, SECRET_KEY, FakeRuntime
+from bench.sagemaker_fake import (
+    ACCESS_KEY,
+    ERROR_SHAPES,
+    REGION,
+    SECRET_KEY,
+    FakeRuntime,
+    deployment_settings,
+)
 from llmgateway import (
     AuthenticationError,
     BadRequestError,
@@ -92,14 +99,7 @@ async def fake(service: LocalService) -> AsyncIterator[FakeRuntime]:
 
 
 def config(fake: FakeRuntime, *, max_rounds: int = 3, **settings: Any) -> dict[str, Any]:
-    values = {
-        "endpoint_name": "my-endpoint",
-        "region": REGION,
-        "endpoint_url": fake.url,
-        "access_key_id": ACCESS_KEY,
-        "secret_access_key": SECRET_KEY,
-        **settings,
-    }
+    values = {**deployment_settings("my-endpoint", fake.url), **settings}
     deployment = {
         "name": "sm",
         "provider": "sagemaker",

@@ -18,6 +18,7 @@ from bench.sagemaker_fake import (
     REGION,
     SECRET_KEY,
     check_signature,
+    deployment_settings,
 )
 from llmgateway.provider import ProviderContext
 from llmgateway.transport import HttpPool
@@ -114,13 +115,7 @@ async def mock_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def settings(**values: Any) -> SageMakerSettings:
-    base: dict[str, Any] = {
-        "endpoint_name": ENDPOINT,
-        "region": REGION,
-        "access_key_id": ACCESS_KEY,
-        "secret_access_key": SECRET_KEY,
-    }
-    return SageMakerSettings.model_validate({**base, **values})
+    return SageMakerSettings.model_validate({**deployment_settings(ENDPOINT), **values})
 
 
 def make_provider(client: httpx.AsyncClient, **values: Any) -> SageMakerProvider:
@@ -135,13 +130,7 @@ def gateway_config(*deployments: dict[str, Any], **routing: Any) -> dict[str, An
     """A gateway config with the given sagemaker deployments (settings merged over the test keys)."""
     built = []
     for index, extra in enumerate(deployments):
-        values = {
-            "endpoint_name": ENDPOINT,
-            "region": REGION,
-            "access_key_id": ACCESS_KEY,
-            "secret_access_key": SECRET_KEY,
-            **extra,
-        }
+        values = {**deployment_settings(ENDPOINT), **extra}
         built.append({"name": f"sm-{index}", "provider": "sagemaker", "settings": values})
     retry = {"backoff_initial": 0.0, "backoff_max": 0.0, **routing}
     return {"models": {"chat": {"deployments": built, "routing": {"retry": retry}}}}
