@@ -19,7 +19,13 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from llmgateway.errors import AuthenticationError, ConfigError, GatewayError, StreamInterruptedError
+from llmgateway.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    ConfigError,
+    GatewayError,
+    StreamInterruptedError,
+)
 from llmgateway.provider import Capabilities, ProviderBase, ProviderContext
 from llmgateway.transport import HttpSender
 from llmgateway.types import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -179,10 +185,11 @@ class SageMakerProvider(ProviderBase):
             )
 
     async def warm(self) -> None:
-        """Load the tokenizer (when configured) and the credentials before the first call. Missing
-        credentials are logged, not raised: calls report them, and a role may appear later."""
+        """Load the tokenizer (when configured) and the credentials before the first call. Missing,
+        refused or throttled credentials are logged, not raised: calls report them, and a role may
+        appear later."""
         await tokenizer_ready(self.tokenizer)
         try:
             await self.credentials.current()
-        except AuthenticationError as exc:
+        except (AuthenticationError, APIConnectionError) as exc:
             logger.warning("deployment %s: %s", self.name, exc.message)

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from llmgateway.errors import AuthenticationError, ConfigError
+from providers.aws.credential_errors import credential_source_error
 
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
@@ -113,7 +114,7 @@ class AwsCredentials:
 
     def _load(self) -> None:
         """Runs in a worker thread: resolve the chain once, then freeze (refreshing if due)."""
-        from botocore.exceptions import BotoCoreError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         assert self._session is not None
         if self._stale:
@@ -127,6 +128,8 @@ class AwsCredentials:
                     deployment=self._deployment,
                 )
             frozen = self._source.get_frozen_credentials()
+        except ClientError as exc:  # STS / SSO refused or throttled: not a BotoCoreError
+            raise credential_source_error(exc, self._deployment) from exc
         except BotoCoreError as exc:
             raise AuthenticationError(
                 f"could not load AWS credentials for deployment '{self._deployment}': {exc}",

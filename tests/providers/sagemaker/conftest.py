@@ -4,6 +4,7 @@ handler answers like the runtime (checking signatures with botocore), and canned
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,30 +37,19 @@ CHAT_ANSWER = {
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris"}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
 }
-_AWS_VARIABLES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
 
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """No AWS settings from the machine: empty shared files in tmp_path, no metadata service
-    (a lookup would wait on 169.254.169.254). Yields the directory for the shared files."""
-    for name in _AWS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    """No AWS settings from the machine: no AWS_* variables, empty shared files (and boto2 config)
+    in tmp_path, no metadata service (a lookup would wait on 169.254.169.254). Yields the directory
+    for the shared files."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
     (tmp_path / "credentials").write_text("")
     (tmp_path / "config").write_text("")
+    (tmp_path / "boto").write_text("")
+    monkeypatch.setenv("BOTO_CONFIG", str(tmp_path / "boto"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
