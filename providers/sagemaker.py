@@ -108,12 +108,14 @@ class SageMakerProvider(ProviderBase):
     def from_settings(cls, name: str, settings: Any, context: ProviderContext) -> SageMakerProvider:
         _require_botocore()
         assert isinstance(settings, SageMakerSettings)
-        session = None if settings.access_key_id is not None else botocore_session(settings.profile)
-        region = settings.region or (session_region(session) if session is not None else None)
+        # The region comes from the same places with or without keys in the config (the profile or
+        # the environment); the session only reads configuration until credentials are asked for.
+        session = botocore_session(settings.profile)
+        region = settings.region or session_region(session)
         if region is None:
             raise ConfigError(
-                f"deployment '{name}': no AWS region; set the deployment's 'region', AWS_REGION, or a "
-                "region in the profile's config"
+                f"deployment '{name}': no AWS region; set the deployment's 'region', AWS_REGION (or "
+                "AWS_DEFAULT_REGION), or a region in the profile's config"
             )
         if settings.access_key_id is not None and settings.secret_access_key is not None:
             token = settings.session_token.get_secret_value() if settings.session_token else None

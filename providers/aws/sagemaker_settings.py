@@ -30,7 +30,11 @@ class SageMakerSettings(BaseModel):
         description="Runtime API root instead of https://runtime.sagemaker.{region}.amazonaws.com "
         "(VPC interface endpoints, tests)",
     )
-    profile: str | None = Field(default=None, description="Shared-config profile; default: AWS_PROFILE")
+    profile: str | None = Field(
+        default=None,
+        description="Shared-config profile (its credentials and region; only its region with keys "
+        "given here); default: AWS_PROFILE",
+    )
     access_key_id: SecretStr | None = Field(default=None, description="Instead of the credential chain")
     secret_access_key: SecretStr | None = None
     session_token: SecretStr | None = None

@@ -218,3 +218,24 @@ def test_credentials_in_config_are_not_shown(aws_env: Path) -> None:
     assert "hush" not in repr(provider.settings) and "hush" not in json.dumps(
         provider.settings.model_dump(mode="json")
     )
+
+
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_keys_in_config_take_the_region_from_the_environment(
+    aws_env: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "eu-west-3")
+    settings = {"endpoint_name": "ep", "access_key_id": "AKID", "secret_access_key": "hush"}
+    gateway = Gateway({"models": {"c": {"deployments": [{"provider": "sagemaker", "settings": settings}]}}})
+    provider = gateway.deployments()[0].provider
+    assert isinstance(provider, SageMakerProvider)
+    assert provider.region == "eu-west-3"
+    assert provider.invoke_url.startswith("https://runtime.sagemaker.eu-west-3.amazonaws.com/")
+
+
+def test_keys_in_config_take_the_region_from_the_profile(aws_env: Path) -> None:
+    (aws_env / "config").write_text("[profile team]\nregion = ap-south-1\n")
+    settings = {"endpoint_name": "ep", "profile": "team", "access_key_id": "AKID", "secret_access_key": "s"}
+    gateway = Gateway({"models": {"c": {"deployments": [{"provider": "sagemaker", "settings": settings}]}}})
+    provider = gateway.deployments()[0].provider
+    assert isinstance(provider, SageMakerProvider) and provider.region == "ap-south-1"
