@@ -87,7 +87,16 @@ class SageMakerSettings(BaseModel):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("custom_attributes", "target_model", "target_variant", "target_container_hostname")
+    # Every setting sagemaker._headers sends: a bad value fails at config load, not at the call.
+    @field_validator(
+        "custom_attributes",
+        "target_model",
+        "target_variant",
+        "target_container_hostname",
+        "inference_component",
+        "content_type",
+        "accept",
+    )
     @classmethod
     def _header_value(cls, value: str | None) -> str | None:
         if value is not None and not _VISIBLE_ASCII.match(value):

@@ -239,3 +239,29 @@ def test_keys_in_config_take_the_region_from_the_profile(aws_env: Path) -> None:
     gateway = Gateway({"models": {"c": {"deployments": [{"provider": "sagemaker", "settings": settings}]}}})
     provider = gateway.deployments()[0].provider
     assert isinstance(provider, SageMakerProvider) and provider.region == "ap-south-1"
+
+
+HEADER_SETTINGS = (
+    "custom_attributes",
+    "target_model",
+    "target_variant",
+    "target_container_hostname",
+    "inference_component",
+    "content_type",
+    "accept",
+)
+
+
+@pytest.mark.parametrize("name", HEADER_SETTINGS)
+def test_every_header_bound_setting_must_be_ascii(name: str) -> None:
+    with pytest.raises(ValueError, match="US-ASCII"):
+        SageMakerSettings.model_validate({"endpoint_name": "ep", name: "café"})
+
+
+def test_header_bound_settings_are_the_ones_sent_as_headers() -> None:
+    from providers.sagemaker import _headers
+
+    values = {name: f"value-{n}" for n, name in enumerate(HEADER_SETTINGS)}
+    settings = SageMakerSettings.model_validate({"endpoint_name": "ep", **values})
+    sent = {*_headers(settings, stream=False).values(), *_headers(settings, stream=True).values()}
+    assert sent == set(values.values())
