@@ -8,14 +8,12 @@ has a provider's call surface (``chat``, ``stream_chat``, ``completions``, ``emb
   packs onto few replicas and the rest go idle and can be reclaimed); when every replica holds
   ``max_concurrency`` calls, the call waits in a FIFO queue of at most ``max_queue`` entries, and
   a full queue raises ``RateLimitError`` with ``retry_after``.
-- scaling up: a background task adds one replica (up to ``max_replicas``, never while another is
-  starting) when the queue wait exceeds ``target_queue_wait``. The signal is the larger of the
-  p90 wait of calls assigned in the last ``wait_window`` seconds and the age of the call at the
-  head of the queue, counting only time since capacity last grew, so waits caused by the old
-  capacity (or by a cold start) do not trigger a second scale-up.
-- scaling down: a ready replica with no call for ``idle_seconds`` is stopped while more than
-  ``min_replicas`` are up (one per scaler tick). With ``min_replicas=0`` the pool goes to zero and
-  the next call starts a replica and waits for it (bounded by ``startup_timeout``).
+- scaling: every ``scale_interval`` seconds a background task asks the scaling policy
+  (``local_backend.scaling``, where the rules are spelled out) whether to add one replica (below
+  ``min_replicas``, or queue wait above ``target_queue_wait`` while below ``max_replicas``) or to
+  stop one idle for ``idle_seconds`` (while more than ``min_replicas`` are up), and carries it
+  out. With ``min_replicas=0`` the pool goes to zero and the next call starts a replica and waits
+  for it (bounded by ``startup_timeout``).
 - crashes: a replica whose process exits is dropped (logged) and replaced if below the minimum.
 
 Every scale event is logged at INFO and kept in the bounded ``events`` list.
@@ -66,6 +64,7 @@ from local_backend.replica_process import (
 )
 from local_backend.replica_queue import SlotQueue
 from local_backend.replica_stats import PoolStats, ReplicaInfo, ScaleEvent, p90
+from local_backend.scaling import PoolObservation, ScalingPolicy, StartReplica, StopReplica
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +78,6 @@ __all__ = [
     "one_gpu_per_replica",
     "serve_command",
 ]
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +149,9 @@ class ReplicaPool:
         self.stop_grace = stop_grace
         self.scale_interval = scale_interval
         self.restart_backoff = restart_backoff
+        self._policy = ScalingPolicy(
+            min_replicas, max_replicas, target_queue_wait, wait_window, idle_seconds, restart_backoff
+        )
         self.replica_env = replica_env
         self.ping_path = ping_path
         self.api_prefix = api_prefix.rstrip("/")
@@ -313,10 +313,11 @@ class ReplicaPool:
             queue.assign(replica, started)
             return replica, timeout
         if len(queue.waiters) >= self.max_queue:
+            wait = self._policy.queue_wait(started, self._observe())
             raise RateLimitError(
                 f"replica pool '{self.name}' is saturated: {len(queue.waiters)} calls already queued "
                 f"(max_queue={self.max_queue})",
-                retry_after=round(max(self._scale_signal(started), self.target_queue_wait), 3),
+                retry_after=round(max(wait, self.target_queue_wait), 3),
                 deployment=self.name,
             )
         if not self._replicas:
@@ -343,17 +344,6 @@ class ReplicaPool:
 
     # ---- scaling ------------------------------------------------------------------------------
 
-    def _scale_signal(self, now: float) -> float:
-        """Queue wait since capacity last grew: max(p90 of recent waits, age of the queue head)."""
-        since = max(now - self.wait_window, self._evidence_since)
-        waits = [w for at, queued, w in self._queue.waits if at >= since and queued >= self._evidence_since]
-        head_age = (
-            now - max(self._queue.waiters[0].enqueued_at, self._evidence_since)
-            if self._queue.waiters
-            else 0.0
-        )
-        return max(p90(waits), head_age)
-
     async def _scale_loop(self) -> None:
         while True:
             await asyncio.sleep(self.scale_interval)
@@ -363,40 +353,21 @@ class ReplicaPool:
                 logger.exception("replica pool '%s': scaler tick failed", self.name)
 
     def _scale_once(self) -> None:
-        now = time.monotonic()
-        starting = any(r.state is ReplicaState.STARTING for r in self._replicas)
-        if starting:
-            return  # one start at a time; its effect is not known yet
-        reason = self._start_reason(now) if now >= self._next_start_at else None
-        if reason is not None:
-            self._spawn_launch(reason)
-        elif not self._queue.waiters:
-            self._reclaim_idle(now)
+        decision = self._policy.decide(time.monotonic(), self._observe())
+        if isinstance(decision, StartReplica):
+            self._spawn_launch(decision.reason)
+        elif isinstance(decision, StopReplica):
+            self._retire(decision.replica, "scale down", decision.reason)
 
-    def _start_reason(self, now: float) -> str | None:
-        total = len(self._replicas)
-        if total < self.min_replicas:
-            return f"below min_replicas={self.min_replicas}"
-        if total == 0 and self._queue.waiters:
-            return "cold start: calls queued with no replica up"
-        if total >= self.max_replicas:
-            return None
-        wait = self._scale_signal(now)
-        if wait > self.target_queue_wait:
-            return f"queue wait {wait:.2f}s > target {self.target_queue_wait:g}s"
-        return None
-
-    def _reclaim_idle(self, now: float) -> None:
-        ready = [r for r in self._replicas if r.state is ReplicaState.READY]
-        if len(ready) <= self.min_replicas:
-            return
-        idle = [r for r in ready if r.in_flight == 0 and now - r.last_used >= self.idle_seconds]
-        if not idle:
-            return
-        victim = max(idle, key=lambda r: r.serial)  # the newest: routing packs load onto the oldest
-        idle_for = now - victim.last_used
-        self._retire(
-            victim, "scale down", f"replica {victim.slot} idle {idle_for:.1f}s >= {self.idle_seconds:g}s"
+    def _observe(self) -> PoolObservation:
+        """What the scaling policy reads: live views, valid until the event loop moves on."""
+        waiters = self._queue.waiters
+        return PoolObservation(
+            replicas=self._replicas,
+            waits=self._queue.waits,
+            queue_head_since=waiters[0].enqueued_at if waiters else None,
+            evidence_since=self._evidence_since,
+            next_start_at=self._next_start_at,
         )
 
     def _retire(self, replica: Replica, kind: str, reason: str) -> None:
@@ -490,8 +461,7 @@ class ReplicaPool:
         logger.error("replica pool '%s': %s", self.name, error.message)
         self._last_start_error = error
         self._start_failures += 1
-        backoff = min(self.restart_backoff * 2 ** (self._start_failures - 1), 60.0)
-        self._next_start_at = time.monotonic() + backoff
+        self._next_start_at = time.monotonic() + self._policy.restart_delay(self._start_failures)
         self._retire(replica, "start failed", error.message.splitlines()[0])
         if not self._replicas:
             self._queue.fail_all(error)
