@@ -86,7 +86,8 @@ def credentials_loader(
     credentials_file: str | None, scopes: list[str], quota_project: str | None
 ) -> Callable[[], Any]:
     """A blocking function that finds the credentials: a credentials file (service account key,
-    authorized user, external account / workload identity federation, impersonation), else
+    authorized user, external account / workload identity federation, impersonated service
+    account), else
     application default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC file, the
     metadata server on GCE / GKE / Cloud Run)."""
 
@@ -104,7 +105,7 @@ def credentials_loader(
     return load
 
 
-FILE_TYPES = ("service_account", "authorized_user", "external_account")
+FILE_TYPES = ("service_account", "authorized_user", "external_account", "impersonated_service_account")
 
 
 def credentials_from_file(path: str, scopes: list[str]) -> Any:
@@ -129,7 +130,21 @@ def credentials_from_file(path: str, scopes: list[str]) -> Any:
         if "executable" in source:
             return pluggable.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
         return identity_pool.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
+    if kind == "impersonated_service_account":  # gcloud's --impersonate-service-account ADC file
+        return impersonated_from_info(info, scopes)
     raise ConfigError(f"{path}: credentials of type {kind!r} are not supported here; one of {FILE_TYPES}")
+
+
+def impersonated_from_info(info: dict[str, Any], scopes: list[str]) -> Any:
+    """Credentials that trade the file's source credentials (a user, a service account key or an
+    external account user) for the target service account's tokens (IAM generateAccessToken).
+    google-auth's loader assumes both fields are there; say which one is missing instead."""
+    from google.auth import impersonated_credentials
+
+    for name in ("source_credentials", "service_account_impersonation_url"):
+        if not info.get(name):
+            raise ValueError(f"the impersonated_service_account file has no '{name}'")
+    return impersonated_credentials.Credentials.from_impersonated_service_account_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
 
 
 def auth_request(timeout: float) -> Callable[..., Any]:

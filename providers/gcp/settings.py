@@ -105,7 +105,11 @@ class VertexSettings(BaseModel):
     )
     predict: PredictSettings = Field(default_factory=PredictSettings)
     # Auth: application default credentials unless one of these is set.
-    credentials_file: str | None = Field(default=None, description="a credentials JSON file (any kind)")
+    credentials_file: str | None = Field(
+        default=None,
+        description="a credentials JSON file: service_account, authorized_user, external_account or "
+        "impersonated_service_account",
+    )
     access_token: SecretStr | None = Field(default=None, description="a fixed bearer token (no refresh)")
     scopes: list[str] = Field(default_factory=lambda: [CLOUD_PLATFORM_SCOPE], min_length=1)
     quota_project: str | None = Field(default=None, description="billed project (x-goog-user-project)")

@@ -130,7 +130,7 @@ def test_both_credentials_file_and_token_refused(tmp_path: Any) -> None:
     ("content", "message"),
     [
         ("not json", "not a credentials JSON"),
-        ('{"type": "impersonated_service_account"}', "GOOGLE_APPLICATION"),
+        ('{"type": "gdch_service_account"}', "GOOGLE_APPLICATION"),
     ],
 )
 def test_credentials_file_checked_at_load(tmp_path: Any, content: str, message: str) -> None:
