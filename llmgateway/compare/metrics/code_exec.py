@@ -90,11 +90,13 @@ class CodeSandbox:
     async def run(self, answer: str, tests: str, entry_point: str) -> SandboxResult:
         """Extract the code from ``answer`` and run ``tests`` against its ``entry_point``."""
         prefix = ["unshare", "--net", "--"] if await self.network_namespace() else []
-        directory = _sandbox_directory(extract_code(answer, entry_point), tests)
+        # Making and removing the directory is disk I/O: in a thread, so the loop never waits on it.
+        directory = await asyncio.to_thread(_sandbox_directory, extract_code(answer, entry_point), tests)
         try:
             return await self._spawn(prefix, directory, entry_point)
         finally:
-            shutil.rmtree(directory, ignore_errors=True)
+            # A cancelled run still removes it: the thread runs to the end even if this await is cut.
+            await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
 
     async def _spawn(self, prefix: list[str], directory: str, entry_point: str) -> SandboxResult:
         nonce = secrets.token_hex(16).encode()
