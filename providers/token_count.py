@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,6 +32,8 @@ def check_tokenizer_path(value: str) -> str:
 
 # A deployment setting naming its model's tokenizer, checked at config load.
 TokenizerPath = Annotated[str, AfterValidator(check_tokenizer_path)]
+# Counts a text's tokens (a configured tokenizer's ``count_text``), for backends that report none.
+TokenCounter = Callable[[str], int]
 
 
 def tokenizer_at(path: str | None) -> Tokenizer | None:

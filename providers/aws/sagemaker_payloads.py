@@ -8,27 +8,19 @@ configured, else None (the gateway then estimates it and marks the cost as estim
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from llmgateway.errors import GatewayError, UpstreamServerError
-from llmgateway.types import (
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    ChatMessage,
-    ChunkChoice,
-    ChunkDelta,
-    Usage,
-)
+from llmgateway.types import ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Usage
+from providers.chunks import AnswerBuilder, usage_of
 
 if TYPE_CHECKING:
     from llmgateway.types import ChatCompletion
     from providers.aws.sagemaker_settings import SageMakerSettings
     from providers.chat_render import ChatRenderer
-    from providers.token_count import Tokenizer
+    from providers.token_count import TokenCounter, Tokenizer
 
 
 @dataclass(frozen=True)
@@ -39,28 +31,13 @@ class Prepared:
     prompt: str | None = None
 
 
-@dataclass
-class CallInfo:
-    """Per call: the ids chunks carry, and where errors are reported."""
+class CallInfo(AnswerBuilder):
+    """Per call: the answer builder (ids and creation time every chunk carries), and where errors
+    are reported."""
 
-    deployment: str
-    model: str
-    id: str = field(default_factory=lambda: f"chatcmpl-sm-{uuid.uuid4().hex}")
-    created: int = field(default_factory=lambda: int(time.time()))
-
-    def chunk(
-        self, content: str | None = None, *, role: str | None = None, finish: str | None = None
-    ) -> ChatCompletionChunk:
-        delta = ChunkDelta(role=role, content=content)
-        return ChatCompletionChunk(
-            id=self.id,
-            created=self.created,
-            model=self.model,
-            choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)],
-        )
-
-    def usage_chunk(self, usage: Usage) -> ChatCompletionChunk:
-        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, usage=usage)
+    def __init__(self, deployment: str, model: str) -> None:
+        super().__init__(model, "chatcmpl-sm")
+        self.deployment = deployment
 
     def invalid(self, what: str, detail: object) -> GatewayError:
         return UpstreamServerError(
@@ -72,7 +49,10 @@ class CallInfo:
 class StreamReader(Protocol):
     """Turns one response stream's payload bytes into chat chunks."""
 
-    finished: bool  # the container said the answer is complete
+    @property
+    def finished(self) -> bool:
+        """The container said the answer is complete."""
+        ...
 
     def feed(self, payload: bytes, sent: int) -> list[ChatCompletionChunk]: ...
 
@@ -96,6 +76,7 @@ class UsageCounter:
 
     def __init__(self, tokenizer: Tokenizer | None) -> None:
         self.tokenizer = tokenizer
+        self.count_text: TokenCounter | None = tokenizer.count_text if tokenizer is not None else None
 
     def count(self, prompt: str | Sequence[ChatMessage], completion: str) -> Usage | None:
         """Usage of a prompt (rendered text, or a chat to render) and its completion text."""
@@ -107,12 +88,7 @@ class UsageCounter:
             prompt_tokens = self.tokenizer.count_text(prompt)
         else:
             prompt_tokens = self.tokenizer.count_chat(plain_messages(prompt))
-        completion_tokens = self.tokenizer.count_text(completion)
-        return Usage(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
-        )
+        return usage_of(prompt_tokens, self.tokenizer.count_text(completion))
 
 
 def build_format(

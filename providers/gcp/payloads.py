@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import from_json, to_json
 
 from llmgateway.types import ChatCompletion, ChatCompletionRequest
+from providers.chunks import usage_of
 from providers.gcp.errors import PredictionFormatError
 from providers.gcp.settings import PredictSettings
-from providers.gcp.wire import StreamParser, TokenCounter, build_completion, usage_of
+from providers.gcp.wire import StreamParser, TokenCounter, answer_builder
 
 if TYPE_CHECKING:
     from providers.chat_render import ChatRenderer
@@ -110,7 +111,7 @@ class PredictFormat:
         if self._count is not None:
             prompt = self._count(self._prompt(request))
             usage = usage_of(prompt * expected, sum(self._count(t) for t in texts))
-        return build_completion(texts, model, ["stop"] * len(texts), usage)
+        return answer_builder(model).completion(texts, ["stop"] * len(texts), usage)
 
     def _text(self, prediction: Any) -> str:
         if isinstance(prediction, list) and len(prediction) == 1:

@@ -1,26 +1,22 @@
-"""Hugging Face TGI bodies on ``rawPredict`` / ``streamRawPredict``: ``{"inputs", "parameters",
-"stream"}`` with the chat rendered by the deployment's chat template; answers ``[{"generated_text",
-"details"}]``, or token events when streaming. ``details`` carries the generated token count (and,
-on some servers, the prompt's); the rest is counted with the tokenizer if one is configured."""
+"""Hugging Face TGI bodies on ``rawPredict`` / ``streamRawPredict`` (``providers.tgi``, the same
+parameters SageMaker's tgi format sends), with the chat rendered by the deployment's chat template;
+answers ``[{"generated_text", "details"}]``, or token events when streaming. ``details`` carries the
+generated token count (and, on some servers, the prompt's); the rest is counted with the tokenizer
+if one is configured."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import from_json, to_json
+from pydantic_core import from_json
 
-from llmgateway.errors import StreamInterruptedError
-from llmgateway.types import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
+from llmgateway.types import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from providers.gcp.errors import PredictionFormatError
-from providers.gcp.wire import ChunkMaker, TokenCounter, build_completion, usage_of
+from providers.gcp.wire import TokenCounter, answer_builder
+from providers.tgi import TgiTokenStream, finish_reason, tgi_body, tgi_usage
 
 if TYPE_CHECKING:
     from providers.chat_render import ChatRenderer
-
-
-def _finish(details: Any) -> str:
-    reason = details.get("finish_reason") if isinstance(details, dict) else None
-    return "length" if reason == "length" else "stop"
 
 
 class TgiFormat:
@@ -33,33 +29,7 @@ class TgiFormat:
         return self.renderer.render(request.messages)
 
     def body(self, request: ChatCompletionRequest, *, stream: bool) -> bytes:
-        parameters: dict[str, Any] = {"details": True, "return_full_text": False}
-        if request.output_token_limit() is not None:
-            parameters["max_new_tokens"] = request.output_token_limit()
-        # TGI refuses temperature 0 and top_p 1: greedy is "no sampling", top_p 1 is "no top_p".
-        if request.temperature:
-            parameters["do_sample"] = True
-            parameters["temperature"] = request.temperature
-        if request.top_p is not None and 0 < request.top_p < 1:
-            parameters["top_p"] = request.top_p
-        if request.stop is not None:
-            parameters["stop"] = request.stop_list()
-        if request.seed is not None:
-            parameters["seed"] = request.seed
-        return to_json({"inputs": self.prompt(request), "parameters": parameters, "stream": stream})
-
-    def usage(self, details: Any, request: ChatCompletionRequest, text: str) -> Usage | None:
-        details = details if isinstance(details, dict) else {}
-        generated = details.get("generated_tokens")
-        prompt = details.get("prompt_tokens")
-        if prompt is None and isinstance(details.get("prefill"), list) and details["prefill"]:
-            prompt = len(details["prefill"])
-        if self._count is not None:
-            prompt = prompt if isinstance(prompt, int) else self._count(self.prompt(request))
-            generated = generated if isinstance(generated, int) else self._count(text)
-        if isinstance(prompt, int) and isinstance(generated, int):
-            return usage_of(prompt, generated)
-        return None  # the gateway estimates it, and marks the cost as estimated
+        return tgi_body(self.prompt(request), request, {}, stream=stream)
 
     def parse(self, body: bytes, request: ChatCompletionRequest) -> ChatCompletion:
         try:
@@ -72,22 +42,26 @@ class TgiFormat:
             raise PredictionFormatError(f"expected TGI's [{{generated_text: ...}}], got {str(answer)[:200]}")
         text = answer["generated_text"]
         details = answer.get("details")
-        return build_completion([text], self.model, [_finish(details)], self.usage(details, request, text))
+        # The prompt is rendered again only when a tokenizer has to count it.
+        prompt = self.prompt(request) if self._count is not None else ""
+        usage = tgi_usage(details, prompt, text, self._count)
+        return answer_builder(self.model).completion([text], [finish_reason(details)], usage)
 
     def stream_parser(self, request: ChatCompletionRequest) -> TgiStreamParser:
-        return TgiStreamParser(self, request)
+        prompt = self.prompt(request) if self._count is not None else ""
+        return TgiStreamParser(TgiTokenStream(answer_builder(self.model), prompt, self._count, None))
 
 
 class TgiStreamParser:
     """TGI's token events: ``{"token": {"text", "special"}, "generated_text": null, "details":
     null}``, the last one with ``generated_text`` and ``details`` set."""
 
-    def __init__(self, wire: TgiFormat, request: ChatCompletionRequest) -> None:
-        self.finished = False
-        self._wire = wire
-        self._request = request
-        self._chunks = ChunkMaker(wire.model)
-        self._text: list[str] = []
+    def __init__(self, tokens: TgiTokenStream) -> None:
+        self._tokens = tokens
+
+    @property
+    def finished(self) -> bool:
+        return self._tokens.finished
 
     def feed(self, data: str) -> list[ChatCompletionChunk]:
         try:
@@ -96,22 +70,4 @@ class TgiStreamParser:
             raise PredictionFormatError(f"the endpoint sent a TGI event that is not JSON: {exc}") from exc
         if not isinstance(event, dict):
             raise PredictionFormatError(f"expected a TGI token event, got {data[:200]}")
-        if "error" in event:
-            raise StreamInterruptedError(
-                f"the endpoint sent an error event after {len(self._text)} tokens: {event['error']}",
-                chunks_received=len(self._text),
-            )
-        token = event.get("token")
-        token = token if isinstance(token, dict) else {}
-        piece = "" if token.get("special") else str(token.get("text") or "")
-        final = event.get("generated_text") is not None or event.get("details") is not None
-        first = not self._text
-        self._text.append(piece)
-        if not final:
-            return [self._chunks.text(piece, first=first)] if piece or first else []
-        self.finished = True
-        chunks = [self._chunks.text(piece, first=first, finish=_finish(event.get("details")))]
-        usage = self._wire.usage(event.get("details"), self._request, "".join(self._text))
-        if usage is not None:
-            chunks.append(self._chunks.usage(usage))
-        return chunks
+        return self._tokens.take(event)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from bench.sagemaker_fake import payload_part
 from llmgateway import BadRequestError, Gateway
 from llmgateway.types import ChatCompletionRequest
-from providers.aws.sagemaker_tgi import tgi_parameters
+from providers.tgi import tgi_parameters
 from tests.providers.sagemaker.conftest import (
     CHAT_ANSWER,
     USER,

@@ -263,11 +263,37 @@ async def test_tgi_body_and_answer_with_details() -> None:
     assert reply.usage is not None and (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (9, 2)
 
 
-async def test_tgi_greedy_omits_temperature_and_unknown_prompt_count_leaves_usage_to_the_gateway() -> None:
+async def test_tgi_greedy_asks_for_no_sampling_and_unknown_prompt_count_leaves_usage_to_the_gateway() -> None:
     rec = Recorder(httpx.Response(200, json={"generated_text": "x", "details": {"generated_tokens": 1}}))
-    reply = await provider(rec, route="raw", raw_format="tgi").chat(REQUEST)
-    assert "temperature" not in rec.body()["parameters"] and "do_sample" not in rec.body()["parameters"]
+    greedy = REQUEST.model_copy(update={"temperature": 0.0, "top_p": 0.5})
+    reply = await provider(rec, route="raw", raw_format="tgi").chat(greedy)
+    parameters = rec.body()["parameters"]
+    # TGI refuses temperature 0: greedy is do_sample false, and top_p goes only with sampling.
+    assert parameters["do_sample"] is False and "temperature" not in parameters and "top_p" not in parameters
     assert reply.usage is None
+
+
+async def test_tgi_body_is_the_shared_tgi_builders() -> None:
+    from providers.tgi import tgi_body
+
+    rec = Recorder(httpx.Response(200, json={"generated_text": "x"}))
+    request = CHAT.model_copy(update={"frequency_penalty": 0.4})
+    request = ChatCompletionRequest.model_validate(
+        {**request.model_dump(exclude_none=True), "parameters": {"top_k": 20, "details": False}}
+    )
+    vx = provider(rec, route="raw", raw_format="tgi")
+    await vx.chat(request)
+    body = rec.body()
+    assert body == json.loads(tgi_body(body["inputs"], request, {}, stream=False))
+    assert body["parameters"]["frequency_penalty"] == 0.4 and body["parameters"]["top_k"] == 20
+    assert body["parameters"]["details"] is False  # the caller's own TGI parameters win
+
+
+async def test_tgi_refuses_more_than_one_choice() -> None:
+    rec = Recorder()
+    with pytest.raises(e.BadRequestError, match="n must be 1"):
+        await provider(rec, route="raw", raw_format="tgi").chat(CHAT.model_copy(update={"n": 2}))
+    assert rec.requests == []
 
 
 async def test_tgi_stream() -> None:

@@ -1,0 +1,134 @@
+"""Hugging Face TGI's native payload, for every provider that sends it (SageMaker's ``tgi`` format,
+Vertex's ``raw_format: tgi``): ``{"inputs": prompt, "parameters": {...}, "stream": bool}``.
+
+The answer is ``[{"generated_text", "details"}]``; ``details: true`` asks for ``generated_tokens``
+and the finish reason (some servers add ``prompt_tokens``, or ``prefill`` with one entry per prompt
+token). A stream is one event per token, the last one carrying ``generated_text`` and ``details``;
+an error mid-stream arrives as ``{"error", "error_type"}``. Parsing the bytes, and what a body that
+cannot be read means, stays with each provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_core import to_json
+
+from llmgateway.errors import BadRequestError, GatewayError, RateLimitError, UpstreamServerError
+from llmgateway.types import ChatCompletionChunk, ChatCompletionRequest, Usage
+from providers.chunks import AnswerBuilder, usage_of
+from providers.token_count import TokenCounter
+
+# TGI's finish reasons as OpenAI's; anything else (or none) is a normal stop.
+FINISH_REASONS = {"length": "length", "eos_token": "stop", "stop_sequence": "stop"}
+
+
+def finish_reason(details: Any) -> str:
+    reason = details.get("finish_reason") if isinstance(details, dict) else None
+    return FINISH_REASONS.get(str(reason), "stop")
+
+
+def tgi_parameters(request: ChatCompletionRequest, defaults: dict[str, Any]) -> dict[str, Any]:
+    """TGI's generation parameters for a chat request, over the deployment's ``defaults``. TGI
+    decodes greedily unless asked to sample, and wants temperature > 0 and 0 < top_p < 1 when they
+    are given, so temperature 0 is ``do_sample: false`` and top_p goes only with sampling. The
+    caller's own TGI parameters (the request's extra ``parameters``: top_k, repetition_penalty...)
+    win over everything."""
+    if request.n not in (None, 1):
+        raise BadRequestError("the TGI format returns one choice; n must be 1", param="n")
+    params: dict[str, Any] = dict(defaults)
+    limit = request.output_token_limit()
+    if limit is not None:
+        params["max_new_tokens"] = limit
+    if request.temperature:
+        params["do_sample"] = True
+        params["temperature"] = request.temperature
+        if request.top_p is not None and 0 < request.top_p < 1:
+            params["top_p"] = request.top_p
+    elif request.temperature == 0:
+        params["do_sample"] = False
+    if request.stop_list():
+        params["stop"] = request.stop_list()
+    if request.seed is not None:
+        params["seed"] = request.seed
+    if request.frequency_penalty:
+        params["frequency_penalty"] = request.frequency_penalty
+    extra = (request.model_extra or {}).get("parameters")
+    if isinstance(extra, dict):
+        params.update(extra)
+    return params
+
+
+def tgi_body(prompt: str, request: ChatCompletionRequest, defaults: dict[str, Any], *, stream: bool) -> bytes:
+    """The request body; ``details`` (token counts, finish reason) unless the deployment or caller
+    turned it off, and only the generated text back."""
+    params = tgi_parameters(request, defaults)
+    params.setdefault("details", True)
+    params.setdefault("return_full_text", False)
+    return to_json({"inputs": prompt, "parameters": params, "stream": stream})
+
+
+def tgi_usage(details: Any, prompt: str, text: str, count: TokenCounter | None) -> Usage | None:
+    """Exact counts from ``details`` where they are there, the deployment's tokenizer (``count``)
+    for the rest, else None (the gateway then estimates, and marks the cost as estimated)."""
+    details = details if isinstance(details, dict) else {}
+    completion = details.get("generated_tokens")
+    prompt_tokens = details.get("prompt_tokens")
+    prefill = details.get("prefill")
+    if prompt_tokens is None and isinstance(prefill, list) and prefill:
+        prompt_tokens = len(prefill)
+    if count is not None:
+        prompt_tokens = prompt_tokens if isinstance(prompt_tokens, int) else count(prompt)
+        completion = completion if isinstance(completion, int) else count(text)
+    if not isinstance(prompt_tokens, int) or not isinstance(completion, int):
+        return None
+    return usage_of(prompt_tokens, completion)
+
+
+def tgi_event_error(event: dict[str, Any], deployment: str | None) -> GatewayError:
+    """An error event as its class: the request's fault, overload, or the server's."""
+    kind = str(event.get("error_type") or "")
+    message = f"the TGI container reported an error ({kind or 'unknown'}): {event.get('error')}"
+    if kind in ("validation", "invalid_request_error"):
+        return BadRequestError(message, deployment=deployment)
+    if kind in ("overloaded", "rate_limit_error"):
+        return RateLimitError(message, deployment=deployment)
+    return UpstreamServerError(message, deployment=deployment)
+
+
+class TgiTokenStream:
+    """One stream's token events as chunks: a chunk per visible token (the first one with the
+    assistant role), then at the final event a finish chunk and, when it can be had, a usage chunk.
+    Events after the final one are ignored: nothing follows it in TGI's protocol."""
+
+    def __init__(
+        self, answer: AnswerBuilder, prompt: str, count: TokenCounter | None, deployment: str | None
+    ) -> None:
+        self.finished = False
+        self._answer = answer
+        self._prompt = prompt
+        self._count = count
+        self._deployment = deployment
+        self._text: list[str] = []
+
+    def take(self, event: dict[str, Any]) -> list[ChatCompletionChunk]:
+        if self.finished:
+            return []
+        if "error" in event and "token" not in event:
+            raise tgi_event_error(event, self._deployment)
+        chunks: list[ChatCompletionChunk] = []
+        token = event.get("token")
+        piece = token.get("text") if isinstance(token, dict) and not token.get("special") else None
+        if isinstance(piece, str) and piece:
+            chunks.append(self._answer.chunk(piece, role=None if self._text else "assistant"))
+            self._text.append(piece)
+        if event.get("generated_text") is None and event.get("details") is None:
+            return chunks
+        self.finished = True
+        details = event.get("details")
+        role = None if self._text else "assistant"  # an empty answer still opens with the role
+        chunks.append(self._answer.chunk(role=role, finish=finish_reason(details)))
+        usage = tgi_usage(details, self._prompt, "".join(self._text), self._count)
+        if usage is not None:
+            chunks.append(self._answer.usage_chunk(usage))
+        return chunks
