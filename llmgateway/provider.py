@@ -95,6 +95,10 @@ class ProviderBase:
         """Build the provider from its validated ``Settings`` instance."""
         raise NotImplementedError(f"{cls.__name__} must implement from_settings")
 
+    def _timeout(self, timeout: float | None) -> float | None:
+        """A call's bound: the caller's ``timeout`` when given, else the deployment's default."""
+        return timeout if timeout is not None else self.default_timeout
+
     def _unsupported(self, what: str) -> UnsupportedOperationError:
         return UnsupportedOperationError(
             f"deployment '{self.name}' ({self.kind}) does not support {what}; "

@@ -166,7 +166,7 @@ class LocalProvider(ProviderBase):
 
     async def _bounded(self, call: Awaitable[T], timeout: float | None) -> T:
         """An in-process call under the same deadline an HTTP call would have."""
-        limit = timeout if timeout is not None else self.settings.timeout
+        limit = self._timeout(timeout)
         try:
             return await asyncio.wait_for(call, limit)
         except asyncio.TimeoutError:

@@ -105,9 +105,6 @@ class OpenAICompatProvider(ProviderBase):
         payload.update(overrides)
         return to_json(payload)
 
-    def _timeout(self, timeout: float | None) -> float | None:
-        return timeout if timeout is not None else self.settings.timeout
-
     async def _post(self, path: str, body: bytes, timeout: float | None) -> bytes:
         response = await self._sender.post(self._urls[path], body, self._headers, self._timeout(timeout))
         if response.status >= 300:

@@ -137,9 +137,6 @@ class SageMakerProvider(ProviderBase):
             credentials, service=SIGNING_SERVICE, region=self.region, url=url, body=body, headers=headers
         )
 
-    def _timeout(self, timeout: float | None) -> float | None:
-        return timeout if timeout is not None else self.settings.timeout
-
     def _failed(self, status: int, raw: bytes, headers: Any) -> GatewayError:
         error = sagemaker_error(status, raw, headers, self.name)
         if isinstance(error, AuthenticationError):

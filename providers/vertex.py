@@ -115,9 +115,6 @@ class VertexProvider(ProviderBase):
     async def warm(self) -> None:
         await tokenizer_ready(self.tokenizer)
 
-    def _timeout(self, timeout: float | None) -> float | None:
-        return timeout if timeout is not None else self.settings.timeout
-
     def _own(self, exc: GatewayError) -> None:
         """Errors raised by the body formats do not know the deployment; name it."""
         if exc.deployment is None:
