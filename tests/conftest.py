@@ -11,6 +11,7 @@ from bench.mock_upstream import serve
 
 if TYPE_CHECKING:
     from local_backend.engine import LocalEngine
+    from local_backend.service import LocalService
 
 
 @pytest.fixture
@@ -79,3 +80,18 @@ def bundled_engine() -> LocalEngine:
     from local_backend.engine import LocalEngine
 
     return LocalEngine.load("bundled", device="cpu")
+
+
+@pytest.fixture
+async def tiny_service(tiny_engine: LocalEngine) -> AsyncIterator[LocalService]:
+    """A fresh scheduler and service per test on the shared tiny engine."""
+    from local_backend.scheduler import BatchScheduler
+    from local_backend.service import LocalService
+
+    scheduler = BatchScheduler(tiny_engine, max_batch=8, max_queue=16)
+    await scheduler.start(warmup=False)
+    service = LocalService(tiny_engine, scheduler, model_id="tiny", default_max_tokens=16)
+    try:
+        yield service
+    finally:
+        await service.aclose()

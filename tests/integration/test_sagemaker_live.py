@@ -11,6 +11,7 @@ import re
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from local_backend.engine import LocalEngine
 from local_backend.scheduler import BatchScheduler
 from local_backend.server import create_app
 from local_backend.service import LocalService
+from tests.asgi_server import serving
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,42 +62,15 @@ def tiny_tokenizer(tiny_engine: LocalEngine, tmp_path_factory: pytest.TempPathFa
     return str(directory)
 
 
-async def serve_backend(service: LocalService) -> tuple[Any, asyncio.Task[None], str]:
-    import uvicorn
-
-    config = uvicorn.Config(
-        create_app(service=service), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
-async def service(tiny_engine: LocalEngine) -> AsyncIterator[LocalService]:
-    scheduler = BatchScheduler(tiny_engine, max_batch=8, max_queue=16)
-    await scheduler.start(warmup=False)
-    service = LocalService(tiny_engine, scheduler, model_id="tiny", default_max_tokens=16)
-    try:
-        yield service
-    finally:
-        await service.aclose()
-
-
-@pytest.fixture
-async def fake(service: LocalService) -> AsyncIterator[FakeRuntime]:
-    server, task, url = await serve_backend(service)
-    runtime = FakeRuntime(container_url=url)
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.close()
-        server.should_exit = True
-        await task
+async def fake(tiny_service: LocalService) -> AsyncIterator[FakeRuntime]:
+    async with serving(create_app(service=tiny_service)) as url:
+        runtime = FakeRuntime(container_url=url)
+        await runtime.start()
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
 
 
 def config(fake: FakeRuntime, *, max_rounds: int = 3, **settings: Any) -> dict[str, Any]:
@@ -229,7 +204,10 @@ async def test_raw_passthrough(fake: FakeRuntime) -> None:
     assert reply.gateway is not None and reply.gateway.cost.estimated  # raw carries no usage
 
 
-async def test_closing_the_stream_cancels_the_generation(fake: FakeRuntime, service: LocalService) -> None:
+async def test_closing_the_stream_cancels_the_generation(
+    fake: FakeRuntime, tiny_service: LocalService
+) -> None:
+    service = tiny_service
     async with Gateway(config(fake)) as gw:
         stream = await gw.chat.completions.create(model="chat", messages=USER, max_tokens=5000, stream=True)
         async for _ in stream:
@@ -284,7 +262,8 @@ async def test_bundled_smollm2_through_tgi_with_its_gguf_tokenizer(bundled_engin
     scheduler = BatchScheduler(bundled_engine, max_batch=4, max_queue=8)
     await scheduler.start(warmup=False)
     service = LocalService(bundled_engine, scheduler, model_id="bundled", default_max_tokens=32)
-    server, task, url = await serve_backend(service)
+    server = AsyncExitStack()
+    url = await server.enter_async_context(serving(create_app(service=service)))
     runtime = FakeRuntime(container_url=url)
     await runtime.start()
     try:
@@ -298,6 +277,5 @@ async def test_bundled_smollm2_through_tgi_with_its_gguf_tokenizer(bundled_engin
         assert stream.gateway is not None and not stream.gateway.cost.estimated
     finally:
         await runtime.close()
-        server.should_exit = True
-        await task
+        await server.aclose()
         await service.aclose()

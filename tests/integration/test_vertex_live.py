@@ -23,7 +23,8 @@ from local_backend.routes_vertex import VertexRoutes
 from local_backend.scheduler import BatchScheduler
 from local_backend.server import create_app
 from local_backend.service import LocalService
-from tests.integration.vertex_fake import Endpoint, FakeVertex, fake_vertex, serve
+from tests.asgi_server import serving
+from tests.integration.vertex_fake import Endpoint, FakeVertex, fake_vertex
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,7 @@ async def _backend(engine: LocalEngine, model_id: str) -> AsyncIterator[str]:
     service = LocalService(engine, scheduler, model_id=model_id, default_max_tokens=12)
     app = create_app(service=service, vertex=VertexRoutes(port=0, health="/health", predict="/predict"))
     try:
-        async with serve(app) as url:
+        async with serving(app) as url:
             yield url
     finally:
         await service.aclose()

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
@@ -35,6 +34,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.asgi_server import serving
 
 UNAUTHENTICATED_MESSAGE = (
     "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
@@ -294,31 +295,11 @@ def _status(code: int, status: str, message: str) -> JSONResponse:
 
 
 @asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port for the block; yields its URL."""
-    import uvicorn
-
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@asynccontextmanager
 async def fake_vertex(backend_url: str, **kwargs: Any) -> AsyncIterator[FakeVertex]:
     """A FakeVertex serving on 127.0.0.1 in front of ``backend_url``."""
     fake = FakeVertex(backend_url, **kwargs)
     try:
-        async with serve(fake.app()) as url:
+        async with serving(fake.app()) as url:
             fake.url = url
             yield fake
     finally:

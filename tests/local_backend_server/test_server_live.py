@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -16,33 +17,16 @@ from local_backend.scheduler import BatchScheduler
 from local_backend.server import create_app
 from local_backend.service import LocalService
 from providers.local import LocalProvider
+from tests.asgi_server import serving
 
 pytestmark = pytest.mark.integration
 MESSAGES = [{"role": "user", "content": "Tell me a long story"}]
 
 
-async def serve_app(service: LocalService) -> tuple[asyncio.Task[None], str, object]:
-    import uvicorn
-
-    config = uvicorn.Config(
-        create_app(service=service), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return task, f"http://127.0.0.1:{port}", server
-
-
 @pytest.fixture
 async def live_url(tiny_service: LocalService) -> AsyncIterator[str]:
-    task, url, server = await serve_app(tiny_service)
-    try:
+    async with serving(create_app(service=tiny_service)) as url:
         yield url
-    finally:
-        server.should_exit = True  # type: ignore[attr-defined]
-        await task
 
 
 async def wait_until(condition: object, timeout: float = 10.0) -> None:
@@ -76,7 +60,8 @@ async def test_full_queue_answers_429_with_retry_after(tiny_engine: LocalEngine)
     scheduler = BatchScheduler(tiny_engine, max_batch=1, max_queue=0)
     await scheduler.start(warmup=False)
     service = LocalService(tiny_engine, scheduler, model_id="tiny")
-    task, url, server = await serve_app(service)
+    server = AsyncExitStack()
+    url = await server.enter_async_context(serving(create_app(service=service)))
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             long = {"model": "tiny", "messages": MESSAGES, "max_tokens": 10_000, "stream": True}
@@ -103,8 +88,7 @@ async def test_full_queue_answers_429_with_retry_after(tiny_engine: LocalEngine)
                         await gw.chat.completions.create(model="m", messages=MESSAGES)
                     assert caught.value.retry_after is not None
     finally:
-        server.should_exit = True  # type: ignore[attr-defined]
-        await task
+        await server.aclose()
         await service.aclose()
 
 
