@@ -85,11 +85,13 @@ def ask_with_openai_client(base_url: str) -> None:
         f"request {header('x-llmgateway-request-id')}"
     )
     print("[openai client -> proxy, streamed] A: ", end="", flush=True)
+    # Greedy, like the first call: a 135M model sampled at a high temperature often wanders off.
+    # The other max_tokens makes it a new request, generated and streamed (not the cached answer).
     stream = client.chat.completions.create(
         model=MODEL,
         messages=messages,  # type: ignore[arg-type]
-        max_tokens=48,
-        temperature=0.7,
+        max_tokens=64,
+        temperature=0,
         stream=True,
     )
     for chunk in stream:
