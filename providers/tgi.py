@@ -28,35 +28,49 @@ def finish_reason(details: Any) -> str:
     return FINISH_REASONS.get(str(reason), "stop")
 
 
+# TGI samples whenever one of its logits warpers is on (temperature != 1, top_k != 0, top_p < 1,
+# typical_p < 1), whatever do_sample says, and takes best_of only when sampling: a greedy call sends
+# none of them, wherever they came from.
+SAMPLING_PARAMETERS = ("temperature", "top_p", "top_k", "typical_p", "best_of")
+
+
 def tgi_parameters(request: ChatCompletionRequest, defaults: dict[str, Any]) -> dict[str, Any]:
     """TGI's generation parameters for a chat request, over the deployment's ``defaults``. TGI
-    decodes greedily unless asked to sample, and wants temperature > 0 and 0 < top_p < 1 when they
-    are given, so temperature 0 is ``do_sample: false`` and top_p goes only with sampling. The
+    wants temperature > 0 and 0 < top_p < 1 when they are given, so temperature 0 is
+    ``do_sample: false`` without any sampling parameter, and top_p goes only with sampling. The
     caller's own TGI parameters (the request's extra ``parameters``: top_k, repetition_penalty...)
-    win over everything."""
+    win over the deployment's."""
     if request.n not in (None, 1):
         raise BadRequestError("the TGI format returns one choice; n must be 1", param="n")
     params: dict[str, Any] = dict(defaults)
+    extra = (request.model_extra or {}).get("parameters")
+    if isinstance(extra, dict):
+        params.update(extra)
     limit = request.output_token_limit()
     if limit is not None:
         params["max_new_tokens"] = limit
-    if request.temperature:
-        params["do_sample"] = True
-        params["temperature"] = request.temperature
-        if request.top_p is not None and 0 < request.top_p < 1:
-            params["top_p"] = request.top_p
-    elif request.temperature == 0:
-        params["do_sample"] = False
+    _set_sampling(params, request)
     if request.stop_list():
         params["stop"] = request.stop_list()
     if request.seed is not None:
         params["seed"] = request.seed
     if request.frequency_penalty:
         params["frequency_penalty"] = request.frequency_penalty
-    extra = (request.model_extra or {}).get("parameters")
-    if isinstance(extra, dict):
-        params.update(extra)
     return params
+
+
+def _set_sampling(params: dict[str, Any], request: ChatCompletionRequest) -> None:
+    """Greedy at temperature 0, whatever else is set; sampling at any other temperature."""
+    if request.temperature == 0:
+        for name in SAMPLING_PARAMETERS:
+            params.pop(name, None)
+        params["do_sample"] = False
+        return
+    if request.temperature:
+        params["do_sample"] = True
+        params["temperature"] = request.temperature
+        if request.top_p is not None and 0 < request.top_p < 1:
+            params["top_p"] = request.top_p
 
 
 def tgi_body(prompt: str, request: ChatCompletionRequest, defaults: dict[str, Any], *, stream: bool) -> bytes:

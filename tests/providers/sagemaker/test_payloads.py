@@ -89,13 +89,15 @@ async def test_tgi_renders_the_configured_template_and_reads_details(
     runtime.default = lambda r: tgi_answer(
         "Paris", finish_reason="length", generated_tokens=1, prefill=[{}] * 14
     )
-    provider = make_provider(mock_client, format="tgi", chat_template=TEMPLATE, parameters={"top_k": 10})
+    provider = make_provider(
+        mock_client, format="tgi", chat_template=TEMPLATE, parameters={"repetition_penalty": 1.1}
+    )
     answer = await provider.chat(request(max_tokens=1, temperature=0))
     body = json.loads(runtime.requests[0].content)
     assert body["inputs"] == "<s> user : What is the capital of France? </s> <s> assistant : "
     assert body["stream"] is False
     assert body["parameters"] == {
-        "top_k": 10,
+        "repetition_penalty": 1.1,
         "max_new_tokens": 1,
         "do_sample": False,
         "details": True,
