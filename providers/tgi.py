@@ -33,19 +33,44 @@ def finish_reason(details: Any) -> str:
 # none of them, wherever they came from.
 SAMPLING_PARAMETERS = ("temperature", "top_p", "top_k", "typical_p", "best_of")
 
+# What a caller may add in its request's own ``parameters``: TGI's extras the gateway has no field for.
+CALLER_PARAMETERS = frozenset(
+    {
+        "top_k",
+        "repetition_penalty",
+        "frequency_penalty",
+        "typical_p",
+        "truncate",
+        "watermark",
+        "grammar",
+        "top_n_tokens",
+        "decoder_input_details",
+    }
+)
+# What a caller may not set there, and why: the gateway admitted the call on these (its token limit,
+# greedy or not) or reads the answer by them, and the deployment's config owns its LoRA adapter.
+GATEWAY_PARAMETERS = {
+    "max_new_tokens": "set the request's max_tokens instead",
+    "stop": "set the request's stop instead",
+    "seed": "set the request's seed instead",
+    "do_sample": "set the request's temperature instead (0 decodes greedily)",
+    "details": "the gateway reads token counts and the finish reason from the details",
+    "return_full_text": "the gateway reads the answer as the generated text only",
+    "adapter_id": "the deployment's config chooses the adapter",
+    "temperature": "set the request's own 'temperature' instead",
+    "top_p": "set the request's own 'top_p' instead",
+}
+
 
 def tgi_parameters(request: ChatCompletionRequest, defaults: dict[str, Any]) -> dict[str, Any]:
     """TGI's generation parameters for a chat request, over the deployment's ``defaults``. TGI
     wants temperature > 0 and 0 < top_p < 1 when they are given, so temperature 0 is
     ``do_sample: false`` without any sampling parameter, and top_p goes only with sampling. The
-    caller's own TGI parameters (the request's extra ``parameters``: top_k, repetition_penalty...)
-    win over the deployment's."""
+    caller's own TGI parameters (the request's extra ``parameters``: top_k, repetition_penalty...,
+    only those in ``CALLER_PARAMETERS``) win over the deployment's."""
     if request.n not in (None, 1):
         raise BadRequestError("the TGI format returns one choice; n must be 1", param="n")
-    params: dict[str, Any] = dict(defaults)
-    extra = (request.model_extra or {}).get("parameters")
-    if isinstance(extra, dict):
-        params.update(extra)
+    params: dict[str, Any] = {**defaults, **caller_parameters(request)}
     limit = request.output_token_limit()
     if limit is not None:
         params["max_new_tokens"] = limit
@@ -57,6 +82,26 @@ def tgi_parameters(request: ChatCompletionRequest, defaults: dict[str, Any]) -> 
     if request.frequency_penalty:
         params["frequency_penalty"] = request.frequency_penalty
     return params
+
+
+def caller_parameters(request: ChatCompletionRequest) -> dict[str, Any]:
+    """The request's own TGI ``parameters``; BadRequestError names the first one a caller may not set."""
+    extra = (request.model_extra or {}).get("parameters")
+    if extra is None:
+        return {}
+    if not isinstance(extra, dict):
+        raise BadRequestError(
+            "'parameters' (TGI's generation parameters) must be an object", param="parameters"
+        )
+    for name in extra:
+        if name in CALLER_PARAMETERS:
+            continue
+        reason = GATEWAY_PARAMETERS.get(name)
+        if reason is None:
+            allowed = ", ".join(sorted(CALLER_PARAMETERS))
+            reason = f"it is not one the gateway passes on to TGI (allowed: {allowed})"
+        raise BadRequestError(f"'parameters' may not set '{name}': {reason}", param=f"parameters.{name}")
+    return dict(extra)
 
 
 def _set_sampling(params: dict[str, Any], request: ChatCompletionRequest) -> None:

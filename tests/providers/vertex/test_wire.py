@@ -279,14 +279,24 @@ async def test_tgi_body_is_the_shared_tgi_builders() -> None:
     rec = Recorder(httpx.Response(200, json={"generated_text": "x"}))
     request = CHAT.model_copy(update={"frequency_penalty": 0.4})
     request = ChatCompletionRequest.model_validate(
-        {**request.model_dump(exclude_none=True), "parameters": {"top_k": 20, "details": False}}
+        {**request.model_dump(exclude_none=True), "parameters": {"top_k": 20, "repetition_penalty": 1.2}}
     )
     vx = provider(rec, route="raw", raw_format="tgi")
     await vx.chat(request)
     body = rec.body()
     assert body == json.loads(tgi_body(body["inputs"], request, {}, stream=False))
     assert body["parameters"]["frequency_penalty"] == 0.4 and body["parameters"]["top_k"] == 20
-    assert body["parameters"]["details"] is False  # the caller's own TGI parameters win
+    assert body["parameters"]["repetition_penalty"] == 1.2  # the caller's own TGI parameters pass on
+
+
+async def test_tgi_refuses_a_callers_parameter_the_gateway_reads_the_answer_by() -> None:
+    rec = Recorder()
+    request = ChatCompletionRequest.model_validate(
+        {**CHAT.model_dump(exclude_none=True), "parameters": {"details": False}}
+    )
+    with pytest.raises(e.BadRequestError, match="may not set 'details'"):
+        await provider(rec, route="raw", raw_format="tgi").chat(request)
+    assert rec.requests == []
 
 
 async def test_tgi_refuses_more_than_one_choice() -> None:
