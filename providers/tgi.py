@@ -105,17 +105,21 @@ def caller_parameters(request: ChatCompletionRequest) -> dict[str, Any]:
 
 
 def _set_sampling(params: dict[str, Any], request: ChatCompletionRequest) -> None:
-    """Greedy at temperature 0, whatever else is set; sampling at any other temperature."""
+    """Greedy at temperature 0, whatever else is set; sampling at any other temperature, and with
+    top_p alone (OpenAI's default temperature is 1: top_p < 1 is nucleus sampling)."""
     if request.temperature == 0:
         for name in SAMPLING_PARAMETERS:
             params.pop(name, None)
         params["do_sample"] = False
         return
+    top_p = request.top_p
+    nucleus = top_p is not None and 0 < top_p < 1
     if request.temperature:
-        params["do_sample"] = True
         params["temperature"] = request.temperature
-        if request.top_p is not None and 0 < request.top_p < 1:
-            params["top_p"] = request.top_p
+    if request.temperature or nucleus:
+        params["do_sample"] = True
+    if nucleus:
+        params["top_p"] = top_p
 
 
 def tgi_body(prompt: str, request: ChatCompletionRequest, defaults: dict[str, Any], *, stream: bool) -> bytes:

@@ -56,6 +56,12 @@ def test_a_sampled_call_keeps_the_deployment_defaults_it_does_not_set() -> None:
     assert params == {"top_k": 50, "temperature": 0.5, "do_sample": True}
 
 
+def test_top_p_alone_is_nucleus_sampling() -> None:
+    assert tgi_parameters(request(top_p=0.5), {}) == {"do_sample": True, "top_p": 0.5}
+    # top_p 1 is no nucleus at all (and TGI wants top_p < 1): nothing is asked for.
+    assert tgi_parameters(request(top_p=1.0), {}) == {}
+
+
 @pytest.mark.parametrize(
     "field", ["max_new_tokens", "stop", "seed", "do_sample", "details", "return_full_text", "adapter_id"]
 )
