@@ -15,8 +15,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from llmgateway import ConfigError
 from llmgateway.compare import compare
 from llmgateway.compare.report import render_table, write_reports
+from llmgateway.compare.requirements import require_suite_libraries
 
 CONFIG = Path(__file__).with_name("compare.yaml")
 
@@ -29,12 +31,20 @@ async def main() -> None:
     arguments.add_argument("--limit", type=int, default=3, help="items per suite (default 3)")
     arguments.add_argument("--max-tokens", type=int, default=48, help="answer length limit (default 48)")
     arguments.add_argument("--out", type=Path, help="also write the reports into this directory")
+    arguments.add_argument("--no-charts", action="store_true", help="write the reports without PNG charts")
     args = arguments.parse_args()
+    suites = args.suite.split(",")
+    if args.out:
+        # Before the calls, not after them: scoring the suites and drawing the charts need the eval extra.
+        try:
+            require_suite_libraries(suites, charts=not args.no_charts)
+        except ConfigError as exc:
+            raise SystemExit(f"compare_providers.py: error: {exc}") from None
 
     result = await compare(
         args.config,
         args.models.split(","),
-        args.suite.split(","),
+        suites,
         limit=args.limit,
         max_tokens=args.max_tokens,
         concurrency=4,
@@ -48,7 +58,7 @@ async def main() -> None:
         print(f"{suite}: best quality {best.model} ({best.primary or 0:.1f}), cheapest {ranked[0].model}")
 
     if args.out:
-        for path in write_reports(result, args.out):
+        for path in write_reports(result, args.out, charts=not args.no_charts):
             print(f"wrote {path}")
 
 

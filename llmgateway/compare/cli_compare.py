@@ -114,10 +114,11 @@ def run_compare(args: argparse.Namespace) -> int:
     """Run the comparison, print the table, write the reports; the exit status."""
     try:
         check_out_dir(args.out)
-        if not args.no_charts:  # before the run, not after its calls were spent
-            from llmgateway.compare.requirements import require_eval_libraries
+        # Before the run, not after its calls were spent: the suites' scoring libraries and the
+        # charts' together, so one error lists everything missing.
+        from llmgateway.compare.requirements import require_suite_libraries
 
-            require_eval_libraries((), charts=True)
+        require_suite_libraries(args.suite, charts=not args.no_charts)
         result = asyncio.run(_run(args))
     except ConfigError as exc:
         print(f"llmgateway compare: error: {exc}", file=sys.stderr)

@@ -17,15 +17,19 @@ from llmgateway.compare.report.files import (
 )
 from llmgateway.compare.report.html import write_html
 from llmgateway.compare.report.table import render_table
+from llmgateway.compare.requirements import require_eval_libraries
 
 __all__ = ["read_result_json", "render_table", "write_reports"]
 
 
 def write_reports(result: CompareResult, out: Path, *, charts: bool = True) -> list[Path]:
     """Write summary.csv, calls.csv, result.json, charts/*.png (unless ``charts=False``) and
-    report.html into ``out`` (created if missing); returns the paths written, in that order."""
+    report.html into ``out`` (created if missing); returns the paths written, in that order.
+    ConfigError, before anything is written, when charts are asked for without matplotlib."""
     from llmgateway.compare.report.charts import draw_charts
 
+    if charts:
+        require_eval_libraries((), charts=True, charts_off="write_reports(..., charts=False)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [
