@@ -91,7 +91,15 @@ class CodeSandbox:
         """Extract the code from ``answer`` and run ``tests`` against its ``entry_point``."""
         prefix = ["unshare", "--net", "--"] if await self.network_namespace() else []
         # Making and removing the directory is disk I/O: in a thread, so the loop never waits on it.
-        directory = await asyncio.to_thread(_sandbox_directory, extract_code(answer, entry_point), tests)
+        made = asyncio.ensure_future(
+            asyncio.to_thread(_sandbox_directory, extract_code(answer, entry_point), tests)
+        )
+        try:
+            directory = await asyncio.shield(made)
+        except asyncio.CancelledError:
+            # The thread makes the directory anyway: remove it once it is there.
+            made.add_done_callback(_remove_made_directory)
+            raise
         try:
             return await self._spawn(prefix, directory, entry_point)
         finally:
@@ -168,6 +176,13 @@ def _sandbox_directory(code: str, tests: str) -> str:
     Path(directory, "solution.py").write_text(code, encoding="utf-8")
     Path(directory, "tests.py").write_text(tests, encoding="utf-8")
     return directory
+
+
+def _remove_made_directory(made: asyncio.Future[str]) -> None:
+    """Done callback of a cancelled run's directory making: remove what it made, in a thread."""
+    if made.cancelled() or made.exception() is not None:
+        return
+    made.get_loop().run_in_executor(None, shutil.rmtree, made.result(), True)
 
 
 def _failure_reason(report: bytes, exit_code: int | None) -> str:

@@ -3,6 +3,7 @@ file-system calls that can stall on a slow or busy disk), and removed even when 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -62,3 +63,29 @@ async def test_the_directory_is_removed_when_the_run_fails_to_start(
         await sandbox.run(RIGHT, TESTS, "add")
     assert len(made) == 1 and gone(made[0])
     assert len(threads_seen["removed"]) == 1
+
+
+async def test_a_run_cancelled_while_its_directory_is_being_made_still_removes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[str] = []
+    release = threading.Event()
+    make = code_exec._sandbox_directory
+
+    def slow_disk(code: str, tests: str) -> str:
+        release.wait(5)  # still making it when the run is cancelled
+        made.append(make(code, tests))
+        return made[-1]
+
+    monkeypatch.setattr(code_exec, "_sandbox_directory", slow_disk)
+    run = asyncio.ensure_future(CodeSandbox(timeout=5.0, network_namespace=False).run(RIGHT, TESTS, "add"))
+    await asyncio.sleep(0.05)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    release.set()
+    for _ in range(200):  # the thread finishes on its own time; its directory goes after it
+        if made and gone(made[0]):
+            break
+        await asyncio.sleep(0.01)
+    assert len(made) == 1 and gone(made[0])
