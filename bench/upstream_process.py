@@ -20,15 +20,26 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def upstream_process(module: str, port: int, path: str = "") -> Iterator[str]:
-    """Runs ``module`` on 127.0.0.1:``port`` for the block; yields its base URL (+ ``path``)."""
+def upstream_process(module: str, port: int, path: str = "", *, stop_timeout: float = 10.0) -> Iterator[str]:
+    """Runs ``module`` on 127.0.0.1:``port`` for the block; yields its base URL (+ ``path``).
+    RuntimeError when it exits before its first line; at the end it gets SIGTERM, then SIGKILL
+    after ``stop_timeout`` seconds."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
-        process.stdout.readline()  # "listening on ...": it accepts connections from here on
+        # "listening on ...": it accepts connections from here on; nothing (end of file): it died.
+        if not process.stdout.readline():
+            status = process.wait()
+            raise RuntimeError(f"{module} exited (status {status}) before it was listening on port {port}")
         yield f"http://127.0.0.1:{port}{path}"
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
