@@ -64,7 +64,8 @@ def credential_source_error(exc: ClientError, deployment: str) -> GatewayError:
     source, hint = SOURCES.get(
         operation, (operation, "check the credential source the deployment's profile or environment names")
     )
-    text = f"deployment '{deployment}': loading AWS credentials from {source} failed: {code}: {detail}"
+    # GatewayError's str() names the deployment: the message does not repeat it.
+    text = f"loading AWS credentials from {source} failed: {code}: {detail}"
     if code in TRANSIENT_CODES or status == 429 or status >= 500:
         return APIConnectionError(f"{text}; will try again", deployment=deployment, code=code)
     return AuthenticationError(f"{text}; {hint}", deployment=deployment, code=code)

@@ -199,3 +199,4 @@ def test_client_errors_map_by_code_and_status(
     error = credential_source_error(ClientError(response, operation), "sm")  # type: ignore[arg-type]
     assert type(error) is expected and error.deployment == "sm" and error.code == code
     assert hint in error.message and f"{code}: refused" in error.message
+    assert str(error).count("sm") == 1 and str(error).endswith("[deployment sm]")  # named once
