@@ -260,13 +260,15 @@ async def test_bundled_smollm2_through_tgi_with_its_gguf_tokenizer(bundled_engin
     from local_backend.model_source import bundled_chat_gguf
 
     scheduler = BatchScheduler(bundled_engine, max_batch=4, max_queue=8)
-    await scheduler.start(warmup=False)
     service = LocalService(bundled_engine, scheduler, model_id="bundled", default_max_tokens=32)
-    server = AsyncExitStack()
-    url = await server.enter_async_context(serving(create_app(service=service)))
-    runtime = FakeRuntime(container_url=url)
-    await runtime.start()
-    try:
+    # Each piece is closed however a later one fails to start, in the reverse order of starting.
+    async with AsyncExitStack() as running:
+        running.push_async_callback(service.aclose)  # stops the scheduler (nothing to do if not started)
+        await scheduler.start(warmup=False)
+        url = await running.enter_async_context(serving(create_app(service=service)))
+        runtime = FakeRuntime(container_url=url)
+        running.push_async_callback(runtime.close)  # safe after a start that failed half-way
+        await runtime.start()
         async with Gateway(config(runtime, format="tgi", tokenizer=str(bundled_chat_gguf()))) as gw:
             reply = await gw.chat.completions.create(
                 model="chat", messages=USER, max_tokens=12, temperature=0
@@ -275,7 +277,3 @@ async def test_bundled_smollm2_through_tgi_with_its_gguf_tokenizer(bundled_engin
         assert "Paris" in reply.text() and text == reply.text()
         assert reply.usage is not None and reply.usage.prompt_tokens == len(service.engine.render_chat(USER))
         assert stream.gateway is not None and not stream.gateway.cost.estimated
-    finally:
-        await runtime.close()
-        await server.aclose()
-        await service.aclose()

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.sagemaker_fake import deployment_settings
+from bench.sagemaker_fake import deployment_settings, payload_part
 from llmgateway.provider import ProviderBase, ProviderContext
 from llmgateway.transport import HttpPool
 from llmgateway.types import ChatCompletionRequest
@@ -30,6 +30,14 @@ ANSWER = {
     "model": "m",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
 }
+CHUNK = {
+    "id": "c",
+    "object": "chat.completion.chunk",
+    "created": 1,
+    "model": "m",
+    "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+}
+SSE = f"data: {json.dumps(CHUNK)}\n\ndata: [DONE]\n\n".encode()
 SETTING = 7.0
 
 
@@ -59,18 +67,42 @@ def vertex(pool: HttpPool) -> ProviderBase:
     )
 
 
+def answer_recording_the_timeout(seen: list[Any]) -> Callable[[httpx.Request], httpx.Response]:
+    """An upstream answering each route in its own shape: JSON, SSE, or SageMaker's event stream of
+    SSE payload parts; ``seen`` gets each request's read timeout."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"]["read"])
+        if request.url.path.endswith("/invocations-response-stream"):
+            headers = {"content-type": "application/vnd.amazon.eventstream"}
+            return httpx.Response(200, content=payload_part(SSE), headers=headers)
+        if json.loads(request.content).get("stream"):
+            return httpx.Response(200, content=SSE, headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, content=json.dumps(ANSWER).encode())
+
+    return answer
+
+
 @pytest.mark.parametrize("build", [openai, sagemaker, vertex])
 async def test_calls_are_bounded_by_the_callers_timeout_else_the_setting(
     build: Callable[[HttpPool], ProviderBase],
 ) -> None:
     seen: list[Any] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.extensions["timeout"]["read"])
-        return httpx.Response(200, content=json.dumps(ANSWER).encode())
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer_recording_the_timeout(seen))) as client:
         provider = build(HttpPool(client))
         await provider.chat(REQUEST)
         await provider.chat(REQUEST, timeout=2.0)
+    assert seen == [SETTING, 2.0]
+
+
+@pytest.mark.parametrize("build", [openai, sagemaker, vertex])
+async def test_streams_are_bounded_by_the_callers_timeout_else_the_setting(
+    build: Callable[[HttpPool], ProviderBase],
+) -> None:
+    seen: list[Any] = []
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer_recording_the_timeout(seen))) as client:
+        provider = build(HttpPool(client))
+        for timeout in (None, 2.0):
+            texts = [c.choices[0].delta.content async for c in provider.stream_chat(REQUEST, timeout=timeout)]
+            assert "ok" in texts  # the stream was read to its end, not just opened
     assert seen == [SETTING, 2.0]
