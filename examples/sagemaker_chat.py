@@ -23,10 +23,22 @@ from common import ask_plain_then_streamed, one_deployment_config
 from llmgateway import Gateway
 
 MODEL = "sagemaker-chat"
+NEEDS = """\
+needs:
+  the aws extra (botocore, which signs the calls): pip install 'llmgateway[aws]'
+  AWS credentials, from the standard chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    (+ AWS_SESSION_TOKEN), a profile (--profile or AWS_PROFILE; SSO, credential_process and
+    assume-role profiles included), a web-identity role (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN),
+    or the container / instance role
+  a region: --region, else AWS_REGION, else AWS_DEFAULT_REGION or the profile's region"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=NEEDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--endpoint-name", required=True, help="the SageMaker endpoint's name")
     parser.add_argument("--region", help="e.g. us-east-1 (default: AWS_REGION or the profile's region)")
     parser.add_argument("--endpoint-url", help="runtime URL override (a VPC endpoint, a local fake)")

@@ -27,10 +27,22 @@ from common import ask_plain_then_streamed, one_deployment_config
 from llmgateway import Gateway
 
 MODEL = "vertex-chat"
+NEEDS = """\
+needs, one of:
+  Google application default credentials and the gcp extra (google-auth):
+    pip install 'llmgateway[gcp]'; then `gcloud auth application-default login` (a workstation),
+    GOOGLE_APPLICATION_CREDENTIALS=key.json (a service account, or any credentials file), or the
+    attached service account on GCE / GKE / Cloud Run
+  VERTEX_ACCESS_TOKEN: a fixed token used as is (no google-auth needed), e.g.
+    VERTEX_ACCESS_TOKEN=$(gcloud auth print-access-token); it expires after about an hour"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=NEEDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--project", required=True, help="Google Cloud project id (or number)")
     parser.add_argument("--region", default="us-central1", help="endpoint location (default: %(default)s)")
     parser.add_argument("--endpoint", help="endpoint id (default: 'openapi' for --route openapi)")
