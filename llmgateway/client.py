@@ -329,8 +329,10 @@ class Gateway:
     def _build_routes(self, config: GatewayConfig, registry: ProviderRegistry) -> dict[str, ModelRoute]:
         context = ProviderContext(http=self.http)
         prices = None
-        if config.prices.path or config.prices.overrides or any(
-            d.pricing.model for m in config.models.values() for d in m.deployments
+        if (
+            config.prices.path
+            or config.prices.overrides
+            or any(d.pricing.model for m in config.models.values() for d in m.deployments)
         ):
             from llmgateway.accounting.price_table import load_price_table
 

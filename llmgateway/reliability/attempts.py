@@ -221,9 +221,7 @@ async def run_round(
     raise AssertionError("ranked is never empty")  # the router raises before that
 
 
-async def _attempt(
-    deployment: Deployment, call: Callable[[Deployment], Awaitable[T]], log: AttemptLog
-) -> T:
+async def _attempt(deployment: Deployment, call: Callable[[Deployment], Awaitable[T]], log: AttemptLog) -> T:
     await acquire_rate(deployment, log)
     return await call(deployment)
 
