@@ -78,7 +78,7 @@ def wire_format(settings: VertexSettings, tokenizer: Tokenizer | None) -> WireFo
         renderer = _renderer(settings, tokenizer) if renders else None
         return PredictFormat(settings.predict, settings.model or "", count, renderer)
     if settings.route == "raw" and settings.raw_format == "tgi":
-        return TgiFormat(_renderer(settings, tokenizer), name, count)
+        return TgiFormat(_renderer(settings, tokenizer), name, count, settings.tgi_parameters)
     return OpenAIFormat(settings.model, settings.stream_usage)
 
 

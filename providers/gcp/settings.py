@@ -92,6 +92,10 @@ class VertexSettings(BaseModel):
     raw_format: Literal["openai", "tgi"] = Field(
         default="openai", description="the container's body on route raw: OpenAI chat, or HF TGI"
     )
+    tgi_parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="raw_format tgi: TGI parameters sent with every call (e.g. top_k, adapter_id)",
+    )
     model: str | None = Field(default=None, description="model name sent in the body (chat / raw openai)")
     api_version: Literal["v1", "v1beta1"] = "v1"
     api_endpoint: str | None = Field(

@@ -20,16 +20,24 @@ if TYPE_CHECKING:
 
 
 class TgiFormat:
-    def __init__(self, renderer: ChatRenderer, model: str, count: TokenCounter | None = None) -> None:
+    def __init__(
+        self,
+        renderer: ChatRenderer,
+        model: str,
+        count: TokenCounter | None = None,
+        defaults: dict[str, Any] | None = None,
+    ) -> None:
         self.renderer = renderer
         self.model = model
         self._count = count
+        # The deployment's own TGI parameters; the request's fields and rules go over them.
+        self._defaults = dict(defaults or {})
 
     def prompt(self, request: ChatCompletionRequest) -> str:
         return self.renderer.render(request.messages)
 
     def body(self, request: ChatCompletionRequest, *, stream: bool) -> bytes:
-        return tgi_body(self.prompt(request), request, {}, stream=stream)
+        return tgi_body(self.prompt(request), request, self._defaults, stream=stream)
 
     def parse(self, body: bytes, request: ChatCompletionRequest) -> ChatCompletion:
         try:

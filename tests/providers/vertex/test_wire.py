@@ -289,6 +289,21 @@ async def test_tgi_body_is_the_shared_tgi_builders() -> None:
     assert body["parameters"]["repetition_penalty"] == 1.2  # the caller's own TGI parameters pass on
 
 
+async def test_tgi_deployment_parameters_go_with_every_call_under_the_request_rules() -> None:
+    rec = Recorder(*[httpx.Response(200, json={"generated_text": "x"}) for _ in range(2)])
+    defaults = {"top_k": 50, "temperature": 0.7, "adapter_id": "fr-lora", "repetition_penalty": 1.1}
+    vx = provider(rec, route="raw", raw_format="tgi", tgi_parameters=defaults)
+    await vx.chat(CHAT)
+    sampled = rec.body()["parameters"]
+    assert sampled["adapter_id"] == "fr-lora" and sampled["top_k"] == 50
+    assert sampled["temperature"] == 0.5  # the request's own temperature wins over the default
+    await vx.chat(CHAT.model_copy(update={"temperature": 0.0}))
+    greedy = rec.body()["parameters"]
+    # Greedy drops every default that would turn TGI's sampling on; the others stay.
+    assert greedy["do_sample"] is False and "top_k" not in greedy and "temperature" not in greedy
+    assert greedy["adapter_id"] == "fr-lora" and greedy["repetition_penalty"] == 1.1
+
+
 async def test_tgi_refuses_a_callers_parameter_the_gateway_reads_the_answer_by() -> None:
     rec = Recorder()
     request = ChatCompletionRequest.model_validate(
