@@ -18,6 +18,8 @@ from llmgateway.accounting.ledger.store import (
     UsageTotal,
     check_bucket,
     check_dimensions,
+    in_group_order,
+    in_time_order,
     spent_from_totals,
 )
 from llmgateway.storage.pg_pool import LazyPool
@@ -112,17 +114,11 @@ class PostgresLedgerStore:
         totals = [
             UsageTotal(
                 group=dict(zip(group_by, tuple(row)[: width - 1], strict=True)),
-                calls=row[width],
-                errors=row[width + 1],
-                cache_hits=row[width + 2],
-                prompt_tokens=int(row[width + 3]),
-                completion_tokens=int(row[width + 4]),
-                cost=Decimal(row[width + 5]),
-                currency=row[width - 1],
+                **_sums(row, width),
             )
             for row in rows
         ]
-        return sorted(totals, key=lambda t: [(v is None, v or "") for v in t.group.values()])
+        return in_group_order(totals)
 
     async def spent(
         self, column: SpentColumn | None, value: str | None, since: datetime | None = None
@@ -156,17 +152,11 @@ class PostgresLedgerStore:
             UsageBucket(
                 start=datetime.fromtimestamp(row[0] * size, timezone.utc),
                 group=row[1] if group_by else None,
-                calls=row[width],
-                errors=row[width + 1],
-                cache_hits=row[width + 2],
-                prompt_tokens=int(row[width + 3]),
-                completion_tokens=int(row[width + 4]),
-                cost=Decimal(row[width + 5]),
-                currency=row[width - 1],
+                **_sums(row, width),
             )
             for row in rows
         ]
-        return sorted(buckets, key=lambda b: (b.start, b.group is None, b.group or "", b.currency))
+        return in_time_order(buckets)
 
     async def recent(self, limit: int) -> list[UsageRecord]:
         if limit < 1:
@@ -190,3 +180,16 @@ class PostgresLedgerStore:
 
     async def aclose(self) -> None:
         await self._pool.close()
+
+
+def _sums(row: Any, width: int) -> dict[str, Any]:
+    """The aggregate columns after a row's ``width`` grouping columns (the last one is currency)."""
+    return {
+        "calls": row[width],
+        "errors": row[width + 1],
+        "cache_hits": row[width + 2],
+        "prompt_tokens": int(row[width + 3]),
+        "completion_tokens": int(row[width + 4]),
+        "cost": Decimal(row[width + 5]),
+        "currency": row[width - 1],
+    }

@@ -21,6 +21,8 @@ from llmgateway.accounting.ledger.store import (
     UsageTotal,
     check_bucket,
     check_dimensions,
+    in_group_order,
+    in_time_order,
     spent_from_totals,
 )
 from llmgateway.storage.sqlite_thread import SqliteThread
@@ -175,7 +177,7 @@ class SqliteLedgerStore:
         totals = self._grouped([_dimension(name) for name in group_by], where_sql, params)
         for key, total in totals.items():
             total.group = dict(zip(group_by, key[:-1], strict=True))
-        return sorted(totals.values(), key=lambda t: [(v is None, v or "") for v in t.group.values()])
+        return in_group_order(totals.values())
 
     async def totals(
         self,
@@ -214,7 +216,7 @@ class SqliteLedgerStore:
             )
             for key, total in self._grouped(dims, where_sql, params).items()
         ]
-        return sorted(buckets, key=lambda b: (b.start, b.group is None, b.group or "", b.currency))
+        return in_time_order(buckets)
 
     async def timeseries(
         self,

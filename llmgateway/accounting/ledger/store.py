@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -111,3 +111,13 @@ async def spent_from_totals(
         raise ValueError("spent() needs a value with a column")
     where: dict[str, str] | None = {column: value} if column is not None and value is not None else None
     return exact_sum([t.cost for t in await store.totals([], since=since, where=where)])
+
+
+def in_group_order(totals: Iterable[UsageTotal]) -> list[UsageTotal]:
+    """Totals sorted by their group values, a missing value (None) after every present one."""
+    return sorted(totals, key=lambda t: [(v is None, v or "") for v in t.group.values()])
+
+
+def in_time_order(buckets: Iterable[UsageBucket]) -> list[UsageBucket]:
+    """Buckets by start time, then group (None last), then currency."""
+    return sorted(buckets, key=lambda b: (b.start, b.group is None, b.group or "", b.currency))
