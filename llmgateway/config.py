@@ -183,8 +183,8 @@ def parse_config(data: Any, *, env: Mapping[str, str] | None = None, source: str
         raise ConfigError(f"{source}: {describe_validation_error(exc)}") from exc
 
 
-def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> GatewayConfig:
-    """Read and validate a YAML config file."""
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's data, unvalidated; ConfigError when it cannot be read or parsed."""
     import yaml
 
     file = Path(path)
@@ -193,7 +193,11 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Ga
     except OSError as exc:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
-    return parse_config(data, env=env, source=str(file))
+
+
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read and validate a YAML config file."""
+    return parse_config(read_yaml(path), env=env, source=str(Path(path)))

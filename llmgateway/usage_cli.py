@@ -138,16 +138,9 @@ def _ledger_config(args: argparse.Namespace) -> LedgerConfig:
 
 
 def _config_section(path: str) -> dict[str, Any]:
-    import yaml
+    from llmgateway.config import interpolate_env, read_yaml
 
-    from llmgateway.config import interpolate_env
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml(path)
     section = (data or {}).get("ledger") if isinstance(data, dict) else None
     if section is None:
         return {}

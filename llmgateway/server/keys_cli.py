@@ -81,19 +81,13 @@ def add_keys_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 # -- config ---------------------------------------------------------------------------------------
 def _read_config(path: str) -> tuple[KeyStoreConfig, list[str]]:
     """The ``server.keys`` section (with ${ENV} filled in) and the config's model names."""
-    import yaml
     from pydantic import ValidationError
 
-    from llmgateway.config import describe_validation_error, interpolate_env
+    from llmgateway.config import describe_validation_error, interpolate_env, read_yaml
     from llmgateway.errors import ConfigError
     from llmgateway.server.settings import KeyStoreConfig
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml(path)
     data = data if isinstance(data, dict) else {}
     server = data.get("server") or {}
     section = server.get("keys") if isinstance(server, dict) else None
