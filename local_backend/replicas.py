@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmgateway.errors import RateLimitError, ServiceUnavailableError
 from llmgateway.provider import Capabilities
-from llmgateway.transport import HttpPool
+from llmgateway.transport import HttpPool, HttpSender
 from llmgateway.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -52,6 +52,7 @@ from llmgateway.types import (
 if TYPE_CHECKING:
     from providers.openai_compat import OpenAICompatProvider
 
+from local_backend.replica_lifecycle import PoolHooks, ReplicaLifecycle
 from local_backend.replica_process import (
     CommandFactory,
     EnvFactory,
@@ -63,8 +64,9 @@ from local_backend.replica_process import (
     serve_command,
 )
 from local_backend.replica_queue import SlotQueue
+from local_backend.replica_settings import ReplicaPoolSettings
 from local_backend.replica_stats import PoolStats, ReplicaInfo, ScaleEvent, p90
-from local_backend.scaling import PoolObservation, ScalingPolicy, StartReplica, StopReplica
+from local_backend.scaling import PoolObservation, StartReplica, StopReplica
 
 logger = logging.getLogger(__name__)
 
@@ -115,47 +117,29 @@ class ReplicaPool:
         max_events: int = 256,
         name: str = "local-replicas",
     ) -> None:
-        _check(
-            0 <= min_replicas <= max_replicas and max_replicas >= 1,
-            f"need 0 <= min_replicas <= max_replicas and max_replicas >= 1, "
-            f"got min_replicas={min_replicas}, max_replicas={max_replicas}",
+        self.settings = s = ReplicaPoolSettings(
+            command or serve_command(model),
+            name=name,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+            max_concurrency=max_concurrency,
+            max_queue=max_queue,
+            target_queue_wait=target_queue_wait,
+            wait_window=wait_window,
+            idle_seconds=idle_seconds,
+            startup_timeout=startup_timeout,
+            stop_grace=stop_grace,
+            scale_interval=scale_interval,
+            restart_backoff=restart_backoff,
+            replica_env=replica_env,
+            ping_path=ping_path,
+            api_prefix=api_prefix,
+            request_timeout=request_timeout,
+            max_events=max_events,
         )
-        _check(max_concurrency >= 1, f"max_concurrency must be >= 1, got {max_concurrency}")
-        _check(max_queue >= 0, f"max_queue must be >= 0, got {max_queue}")
-        _check(
-            min_replicas > 0 or max_queue > 0,
-            "min_replicas=0 needs max_queue >= 1 (a cold start queues the call that wakes the pool)",
-        )
-        for label, value in (
-            ("target_queue_wait", target_queue_wait),
-            ("wait_window", wait_window),
-            ("idle_seconds", idle_seconds),
-            ("startup_timeout", startup_timeout),
-            ("stop_grace", stop_grace),
-            ("scale_interval", scale_interval),
-        ):
-            _check(value > 0, f"{label} must be > 0 seconds, got {value}")
         self.name = name
         self.capabilities = Capabilities(chat=True, streaming=True, completions=True, embeddings=True)
-        self.command: CommandFactory = command or serve_command(model)
-        self.min_replicas = min_replicas
-        self.max_replicas = max_replicas
-        self.max_concurrency = max_concurrency
-        self.max_queue = max_queue
-        self.target_queue_wait = target_queue_wait
-        self.wait_window = wait_window
-        self.idle_seconds = idle_seconds
-        self.startup_timeout = startup_timeout
-        self.stop_grace = stop_grace
-        self.scale_interval = scale_interval
-        self.restart_backoff = restart_backoff
-        self._policy = ScalingPolicy(
-            min_replicas, max_replicas, target_queue_wait, wait_window, idle_seconds, restart_backoff
-        )
-        self.replica_env = replica_env
-        self.ping_path = ping_path
-        self.api_prefix = api_prefix.rstrip("/")
-        self.request_timeout = request_timeout
+        self._policy = s.policy()
         self._http = http
         self._owns_http = http is None
         self._log_dir_arg = Path(log_dir) if log_dir is not None else None
@@ -165,14 +149,18 @@ class ReplicaPool:
         self._queue = SlotQueue(name, max_concurrency)
         self._events: deque[ScaleEvent] = deque(maxlen=max_events)
         self._event_count = 0
-        self._serials = itertools.count()
         self._tasks: set[asyncio.Task[None]] = set()
         self._scaler: asyncio.Task[None] | None = None
-        self._evidence_since = 0.0  # queue waits before this (last capacity increase) don't count
-        self._start_failures = 0
-        self._next_start_at = 0.0
-        self._last_start_error: ReplicaStartError | None = None
         self._running = False
+        hooks = PoolHooks(
+            routes_to=lambda replica: replica in self._replicas,
+            retire=self._retire,
+            track=self._track,
+            sender=self._sender,
+            opened=lambda: self._queue.dispatch(self._replicas),
+            lost=self._replica_lost,
+        )
+        self._lifecycle = ReplicaLifecycle(s, self._policy, hooks)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -194,7 +182,7 @@ class ReplicaPool:
             self._http = HttpPool()
         self._running = True
         try:
-            starts = [self._launch("start: min_replicas") for _ in range(self.min_replicas)]
+            starts = [self._launch("start: min_replicas") for _ in range(self.settings.min_replicas)]
             results = await asyncio.gather(*starts, return_exceptions=True)
             failure = next((r for r in results if isinstance(r, BaseException)), None)
             if failure is not None:
@@ -217,7 +205,9 @@ class ReplicaPool:
         )
         replicas, self._replicas = [*self._replicas, *self._retiring], []
         self._retiring = []
-        await asyncio.gather(*(r.terminate(self.stop_grace) for r in replicas), return_exceptions=True)
+        await asyncio.gather(
+            *(r.terminate(self.settings.stop_grace) for r in replicas), return_exceptions=True
+        )
         if self._http is not None and self._owns_http:
             await self._http.aclose()
             self._http = None
@@ -250,7 +240,9 @@ class ReplicaPool:
             starting=sum(r.state is ReplicaState.STARTING for r in self._replicas),
             queue_depth=len(self._queue.waiters),
             in_flight=sum(r.in_flight for r in self._replicas),
-            recent_queue_wait=p90([w for at, _, w in self._queue.waits if at >= now - self.wait_window]),
+            recent_queue_wait=p90(
+                [w for at, _, w in self._queue.waits if at >= now - self.settings.wait_window]
+            ),
             scale_events=self._event_count,
             replicas=tuple(
                 ReplicaInfo(r.slot, r.port, r.pid, r.state.value, r.in_flight, r.served)
@@ -312,12 +304,12 @@ class ReplicaPool:
         if replica is not None:
             queue.assign(replica, started)
             return replica, timeout
-        if len(queue.waiters) >= self.max_queue:
+        if len(queue.waiters) >= self.settings.max_queue:
             wait = self._policy.queue_wait(started, self._observe())
             raise RateLimitError(
                 f"replica pool '{self.name}' is saturated: {len(queue.waiters)} calls already queued "
-                f"(max_queue={self.max_queue})",
-                retry_after=round(max(wait, self.target_queue_wait), 3),
+                f"(max_queue={self.settings.max_queue})",
+                retry_after=round(max(wait, self.settings.target_queue_wait), 3),
                 deployment=self.name,
             )
         if not self._replicas:
@@ -328,9 +320,9 @@ class ReplicaPool:
 
     def _cold_start(self) -> None:
         """No replica at all: start one now for the call about to queue, unless in back-off."""
-        wait = self._next_start_at - time.monotonic()
+        wait = self._lifecycle.next_start_at - time.monotonic()
         if wait > 0:
-            cause = self._last_start_error
+            cause = self._lifecycle.last_start_error
             raise ServiceUnavailableError(
                 f"replica pool '{self.name}' has no replica and the last start failed"
                 + (f": {cause.message}" if cause else ""),
@@ -346,7 +338,7 @@ class ReplicaPool:
 
     async def _scale_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.scale_interval)
+            await asyncio.sleep(self.settings.scale_interval)
             try:
                 self._scale_once()
             except Exception:  # the scaler must outlive one bad tick
@@ -366,8 +358,8 @@ class ReplicaPool:
             replicas=self._replicas,
             waits=self._queue.waits,
             queue_head_since=waiters[0].enqueued_at if waiters else None,
-            evidence_since=self._evidence_since,
-            next_start_at=self._next_start_at,
+            evidence_since=self._lifecycle.evidence_since,
+            next_start_at=self._lifecycle.next_start_at,
         )
 
     def _retire(self, replica: Replica, kind: str, reason: str) -> None:
@@ -381,7 +373,7 @@ class ReplicaPool:
         self._record(kind, before, before - 1, reason)
 
         async def reap() -> None:
-            await replica.terminate(self.stop_grace)
+            await replica.terminate(self.settings.stop_grace)
             self._retiring.remove(replica)
 
         self._track(reap())
@@ -402,87 +394,30 @@ class ReplicaPool:
     async def _launch(self, reason: str) -> None:
         """Start one replica, wait until it answers, then open it to traffic."""
         assert self._log_dir is not None
-        slot = self._free_slot()
-        port = free_port()
-        replica = Replica(next(self._serials), slot, port, self._log_dir / f"replica-{slot}-{port}.log")
+        replica = self._lifecycle.new_replica(self._free_slot(), self._log_dir)
         before = len(self._replicas)
         self._replicas.append(replica)
         self._record("scale up", before, before + 1, reason)
-        deadline = time.monotonic() + self.startup_timeout
-        try:
-            env = {**os.environ, **(self.replica_env(slot) if self.replica_env else {})}
-            await replica.spawn(self.command(port), env)
-            await replica.wait_ready(self.ping_path, deadline)
-        except asyncio.CancelledError:
-            raise  # stop() terminates whatever is still in the list
-        except Exception as exc:
-            raise self._start_failed(replica, exc) from exc
-        self._opened(replica)
+        await self._lifecycle.bring_up(replica)
 
     def _free_slot(self) -> int:
         """The lowest slot no replica uses; one still shutting down keeps its slot (its GPU) if it can."""
         live = {r.slot for r in self._replicas}
         busy = live | {r.slot for r in self._retiring}
-        free = [i for i in range(self.max_replicas) if i not in busy]
+        free = [i for i in range(self.settings.max_replicas) if i not in busy]
         return free[0] if free else next(i for i in itertools.count() if i not in live)
 
-    def _opened(self, replica: Replica) -> None:
-        from providers.openai_compat import OpenAICompatProvider, OpenAICompatSettings
-
+    def _sender(self) -> HttpSender:
         assert self._http is not None
-        settings = OpenAICompatSettings(
-            base_url=f"http://127.0.0.1:{replica.port}{self.api_prefix}", timeout=self.request_timeout
-        )
-        replica.provider = OpenAICompatProvider(f"{self.name}/{replica.slot}", settings, self._http.sender())
-        replica.state = ReplicaState.READY
-        replica.last_used = self._evidence_since = time.monotonic()
-        self._start_failures = 0
-        self._last_start_error = None
-        logger.info(
-            "replica pool '%s': replica %d ready on port %d (pid %s)",
-            self.name,
-            replica.slot,
-            replica.port,
-            replica.pid,
-        )
-        self._track(self._watch(replica))
-        self._queue.dispatch(self._replicas)
+        return self._http.sender()
 
-    def _start_failed(self, replica: Replica, exc: Exception) -> ReplicaStartError:
-        """Retire the replica, back off further starts, fail queued calls if nothing is left."""
-        error = (
-            exc
-            if isinstance(exc, ReplicaStartError)
-            else ReplicaStartError(
-                f"replica {replica.slot} could not be started: {type(exc).__name__}: {exc}"
-            )
-        )
-        error.deployment = self.name
-        logger.error("replica pool '%s': %s", self.name, error.message)
-        self._last_start_error = error
-        self._start_failures += 1
-        self._next_start_at = time.monotonic() + self._policy.restart_delay(self._start_failures)
-        self._retire(replica, "start failed", error.message.splitlines()[0])
-        if not self._replicas:
-            self._queue.fail_all(error)
-        return error
-
-    async def _watch(self, replica: Replica) -> None:
-        """Drop a replica whose process exits on its own; the scaler replaces it if needed."""
-        assert replica.process is not None
-        code = await replica.process.wait()
-        if replica.state is ReplicaState.STOPPING or replica not in self._replicas:
+    def _replica_lost(self, start_error: ReplicaStartError | None) -> None:
+        """With no replica left, a failed start fails the queued calls; an exit starts one for them."""
+        if self._replicas:
             return
-        logger.warning(
-            "replica pool '%s': replica %d (pid %s) exited with code %s; output tail:\n%s",
-            self.name,
-            replica.slot,
-            replica.pid,
-            code,
-            replica.log_tail(),
-        )
-        self._retire(replica, "replica exited", f"replica {replica.slot} exited with code {code}")
-        if not self._replicas and self._queue.waiters and self._running:
+        if start_error is not None:
+            self._queue.fail_all(start_error)
+        elif self._queue.waiters and self._running:
             self._spawn_launch("cold start: the last replica exited with calls queued")
 
     def _record(self, kind: str, before: int, after: int, reason: str) -> None:
@@ -495,8 +430,3 @@ class ReplicaPool:
 def _provider(replica: Replica) -> OpenAICompatProvider:
     assert replica.provider is not None, "a replica is routed to only once it is ready"
     return replica.provider
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(f"ReplicaPool: {message}")
