@@ -16,6 +16,9 @@ has a provider's call surface (``chat``, ``stream_chat``, ``completions``, ``emb
   for it (bounded by ``startup_timeout``).
 - crashes: a replica whose process exits is dropped (logged) and replaced if below the minimum.
 
+The worker processes themselves (launch, health check, watch, terminate) are
+``local_backend.replica_lifecycle``'s; the settings and their checks are ``replica_settings``'s.
+
 Every scale event is logged at INFO and kept in the bounded ``events`` list.
 On Linux each worker also gets SIGKILL if the thread that started it dies (``PR_SET_PDEATHSIG``),
 so a crashed parent leaves no workers behind; ``stop()`` is still the normal way out.
@@ -24,21 +27,17 @@ so a crashed parent leaves no workers behind; ``stop()`` is still the normal way
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from llmgateway.errors import RateLimitError, ServiceUnavailableError
 from llmgateway.provider import Capabilities
-from llmgateway.transport import HttpPool, HttpSender
+from llmgateway.transport import HttpPool
 from llmgateway.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -140,29 +139,19 @@ class ReplicaPool:
         self.name = name
         self.capabilities = Capabilities(chat=True, streaming=True, completions=True, embeddings=True)
         self._policy = s.policy()
-        self._http = http
-        self._owns_http = http is None
-        self._log_dir_arg = Path(log_dir) if log_dir is not None else None
-        self._log_dir: Path | None = None
-        self._replicas: list[Replica] = []  # ready or starting
-        self._retiring: list[Replica] = []  # out of routing, being terminated
         self._queue = SlotQueue(name, max_concurrency)
         self._events: deque[ScaleEvent] = deque(maxlen=max_events)
         self._event_count = 0
-        self._tasks: set[asyncio.Task[None]] = set()
         self._scaler: asyncio.Task[None] | None = None
         self._running = False
         hooks = PoolHooks(
-            routes_to=lambda replica: replica in self._replicas,
-            retire=self._retire,
-            track=self._track,
-            sender=self._sender,
+            record=self._record,
             opened=lambda: self._queue.dispatch(self._replicas),
             lost=self._replica_lost,
         )
-        self._lifecycle = ReplicaLifecycle(s, self._policy, hooks)
+        self._lifecycle = ReplicaLifecycle(s, self._policy, hooks, http, log_dir)
 
-    # ---- lifecycle ----------------------------------------------------------------------------
+    # ---- start and stop -----------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
@@ -173,16 +162,12 @@ class ReplicaPool:
         """Start ``min_replicas`` workers (concurrently, waiting until all answer) and the scaler."""
         if self._running:
             return
-        if self._log_dir_arg is not None:
-            self._log_dir_arg.mkdir(parents=True, exist_ok=True)
-            self._log_dir = self._log_dir_arg
-        else:
-            self._log_dir = Path(tempfile.mkdtemp(prefix="llmgateway-replicas-"))
-        if self._http is None:
-            self._http = HttpPool()
+        self._lifecycle.prepare()
         self._running = True
         try:
-            starts = [self._launch("start: min_replicas") for _ in range(self.settings.min_replicas)]
+            starts = [
+                self._lifecycle.launch("start: min_replicas") for _ in range(self.settings.min_replicas)
+            ]
             results = await asyncio.gather(*starts, return_exceptions=True)
             failure = next((r for r in results if isinstance(r, BaseException)), None)
             if failure is not None:
@@ -195,25 +180,12 @@ class ReplicaPool:
     async def stop(self) -> None:
         """Stop scaling, fail queued calls, terminate every worker (SIGTERM, then SIGKILL)."""
         self._running = False
-        tasks = [t for t in (self._scaler, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._scaler = None
+        scaler, self._scaler = self._scaler, None
+        await self._lifecycle.cancel_tasks(scaler)
         self._queue.fail_all(
             ServiceUnavailableError(f"replica pool '{self.name}' stopped", deployment=self.name)
         )
-        replicas, self._replicas = [*self._replicas, *self._retiring], []
-        self._retiring = []
-        await asyncio.gather(
-            *(r.terminate(self.settings.stop_grace) for r in replicas), return_exceptions=True
-        )
-        if self._http is not None and self._owns_http:
-            await self._http.aclose()
-            self._http = None
-        if self._log_dir is not None and self._log_dir_arg is None:
-            shutil.rmtree(self._log_dir, ignore_errors=True)
-        self._log_dir = None
+        await self._lifecycle.close()
 
     async def aclose(self) -> None:
         await self.stop()
@@ -292,6 +264,11 @@ class ReplicaPool:
 
     # ---- routing and the queue ----------------------------------------------------------------
 
+    @property
+    def _replicas(self) -> list[Replica]:
+        """Ready or starting, in start order: the lifecycle's live list."""
+        return self._lifecycle.replicas
+
     async def _acquire(self, timeout: float | None) -> tuple[Replica, float | None]:
         """A replica slot for one call, and what is left of ``timeout`` for the call itself."""
         if not self._running:
@@ -329,7 +306,7 @@ class ReplicaPool:
                 retry_after=round(wait, 3),
                 deployment=self.name,
             )
-        self._spawn_launch("cold start: a call arrived with no replica up")
+        self._lifecycle.spawn_launch("cold start: a call arrived with no replica up")
 
     def _release(self, replica: Replica) -> None:
         self._queue.release(replica, self._replicas)
@@ -347,9 +324,9 @@ class ReplicaPool:
     def _scale_once(self) -> None:
         decision = self._policy.decide(time.monotonic(), self._observe())
         if isinstance(decision, StartReplica):
-            self._spawn_launch(decision.reason)
+            self._lifecycle.spawn_launch(decision.reason)
         elif isinstance(decision, StopReplica):
-            self._retire(decision.replica, "scale down", decision.reason)
+            self._lifecycle.retire(decision.replica, "scale down", decision.reason)
 
     def _observe(self) -> PoolObservation:
         """What the scaling policy reads: live views, valid until the event loop moves on."""
@@ -362,55 +339,6 @@ class ReplicaPool:
             next_start_at=self._lifecycle.next_start_at,
         )
 
-    def _retire(self, replica: Replica, kind: str, reason: str) -> None:
-        """Take a replica out of routing now and terminate it in the background."""
-        if replica not in self._replicas:
-            return
-        before = len(self._replicas)
-        self._replicas.remove(replica)
-        replica.state = ReplicaState.STOPPING
-        self._retiring.append(replica)
-        self._record(kind, before, before - 1, reason)
-
-        async def reap() -> None:
-            await replica.terminate(self.settings.stop_grace)
-            self._retiring.remove(replica)
-
-        self._track(reap())
-
-    def _spawn_launch(self, reason: str) -> None:
-        self._track(self._launch(reason))
-
-    def _track(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._forget)
-
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: failures were logged and recorded where they happened
-
-    async def _launch(self, reason: str) -> None:
-        """Start one replica, wait until it answers, then open it to traffic."""
-        assert self._log_dir is not None
-        replica = self._lifecycle.new_replica(self._free_slot(), self._log_dir)
-        before = len(self._replicas)
-        self._replicas.append(replica)
-        self._record("scale up", before, before + 1, reason)
-        await self._lifecycle.bring_up(replica)
-
-    def _free_slot(self) -> int:
-        """The lowest slot no replica uses; one still shutting down keeps its slot (its GPU) if it can."""
-        live = {r.slot for r in self._replicas}
-        busy = live | {r.slot for r in self._retiring}
-        free = [i for i in range(self.settings.max_replicas) if i not in busy]
-        return free[0] if free else next(i for i in itertools.count() if i not in live)
-
-    def _sender(self) -> HttpSender:
-        assert self._http is not None
-        return self._http.sender()
-
     def _replica_lost(self, start_error: ReplicaStartError | None) -> None:
         """With no replica left, a failed start fails the queued calls; an exit starts one for them."""
         if self._replicas:
@@ -418,7 +346,7 @@ class ReplicaPool:
         if start_error is not None:
             self._queue.fail_all(start_error)
         elif self._queue.waiters and self._running:
-            self._spawn_launch("cold start: the last replica exited with calls queued")
+            self._lifecycle.spawn_launch("cold start: the last replica exited with calls queued")
 
     def _record(self, kind: str, before: int, after: int, reason: str) -> None:
         self._events.append(ScaleEvent(time.time(), kind, before, after, reason))
