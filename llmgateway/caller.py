@@ -20,3 +20,5 @@ class Caller:
     team: str | None = None
     limits: RateLimits | None = None
     budgets: tuple[BudgetConfig, ...] = ()
+    # The key's own PII handling ("off", "redact" or "block"); None: the model's / the config's.
+    pii: str | None = None

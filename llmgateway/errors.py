@@ -94,6 +94,34 @@ class ContextWindowExceededError(BadRequestError):
     fallback = True
 
 
+class ContentPolicyError(BadRequestError):
+    """The gateway's content policy refused the call (its request, or the answer it got): the
+    same call elsewhere would be refused too. ``stage`` is ``input`` or ``output``; ``category``
+    names the rule or classifier label that matched, never the text."""
+
+    error_type = "content_policy_violation"
+
+    def __init__(
+        self, message: str, *, stage: str = "input", category: str | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("code", "content_policy_violation")
+        super().__init__(message, **kwargs)
+        self.stage = stage
+        self.category = category
+
+
+class PiiBlockedError(BadRequestError):
+    """The request holds personal data (or a secret) and this model or key is set to block it
+    rather than redact it. ``kinds`` lists what was found (``email``, ``card`` ...), never the values."""
+
+    error_type = "pii_blocked"
+
+    def __init__(self, message: str, *, kinds: tuple[str, ...] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("code", "pii_detected")
+        super().__init__(message, **kwargs)
+        self.kinds = kinds
+
+
 class BudgetExceededError(GatewayError):
     """A hard budget is spent; retrying elsewhere cannot help."""
 
