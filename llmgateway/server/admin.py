@@ -8,6 +8,10 @@ virtual key 403. Errors are OpenAI-shaped JSON.
     PATCH  /keys/{id}         change name, team, models, rpm, tpm, budget, expiry, metadata
     DELETE /keys/{id}         revoke
     GET    /keys/{id}/usage   the key's totals by model from the usage ledger
+    GET    /audit             audit entries, newest first
+                              (?action=&actor=&target=&since=&until=&limit=, limit 1-1000)
+
+Every change is recorded in the gateway's audit log (actor "master") before the route answers.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from llmgateway.audit.key_actions import KeyAudit
 from llmgateway.errors import BadRequestError, GatewayError, NotFoundError, PermissionDeniedError
 from llmgateway.server.auth import KeyAuthenticator
 from llmgateway.server.keys.model import KeySpec, KeyUpdate, validated
@@ -27,11 +32,15 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
+    from llmgateway.audit.log import AuditLog
     from llmgateway.server.keys.model import KeyRecord
     from llmgateway.server.keys.store import KeyStore
     from llmgateway.server.state import ServerState
 
 Endpoint = Callable[["Request"], Awaitable["Response"]]
+# The admin routes need the master key, so the master is who acts.
+_ACTOR = "master"
+_REQUEST_ID_HEADER = "x-request-id"
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -109,6 +118,16 @@ class AdminApi:
                 code="unknown_model",
             )
 
+    def _audit_log(self) -> AuditLog:
+        return self.state.gateway.audit
+
+    def _key_audit(self, request: Request) -> KeyAudit:
+        request_id = request.headers.get(_REQUEST_ID_HEADER)
+        if request_id is not None and (len(request_id) > 200 or not request_id.isprintable()):
+            request_id = None  # a client's header, not worth refusing the action over
+        source = request.client.host if request.client is not None else None
+        return KeyAudit(self._audit_log(), actor=_ACTOR, request_id=request_id or None, source=source)
+
     @staticmethod
     def _key_id(request: Request) -> str:
         key_id = str(request.path_params["key_id"])
@@ -127,6 +146,7 @@ class AdminApi:
         spec = validated(KeySpec, await self._body(request))
         self._check_models(spec.models)
         record, key = await self._store().create(spec)
+        await self._key_audit(request).created(record)
         return _json({**record.public(), "key": key}, 201)
 
     async def list(self, request: Request) -> Response:
@@ -142,15 +162,23 @@ class AdminApi:
         key_id = self._key_id(request)
         fields = validated(KeyUpdate, await self._body(request)).changes()
         self._check_models(fields.get("models"))
-        record = await self._store().update(key_id, **fields)
+        store = self._store()
+        # The old values, for the budget and PII entries' "old" (a change made elsewhere between
+        # these two calls would show there; the new values are always the stored ones).
+        old = self._found(await store.get(key_id), key_id)
+        record = self._found(await store.update(key_id, **fields), key_id)
         self._invalidate(key_id)
-        return _json(self._found(record, key_id).public())
+        await self._key_audit(request).updated(old, record, fields)
+        return _json(record.public())
 
     async def revoke(self, request: Request) -> Response:
         key_id = self._key_id(request)
-        record = await self._store().revoke(key_id)
+        store = self._store()
+        old = self._found(await store.get(key_id), key_id)
+        record = self._found(await store.revoke(key_id), key_id)
         self._invalidate(key_id)
-        return _json(self._found(record, key_id).public())
+        await self._key_audit(request).revoked(old, record)
+        return _json(record.public())
 
     async def usage(self, request: Request) -> Response:
         key_id = self._key_id(request)
@@ -183,6 +211,20 @@ class AdminApi:
             }
         )
 
+    async def audit(self, request: Request) -> Response:
+        from llmgateway.audit.params import query_filters
+
+        filters = query_filters(request.query_params)
+        log = self._audit_log()
+        entries = await log.query(**filters)
+        body: dict[str, Any] = {"object": "list", "stored": log.stored, "data": [e.public() for e in entries]}
+        if not log.stored:
+            body["note"] = (
+                "audit entries are not stored, only logged (logger llmgateway.audit): add an audit: "
+                "section or a server.keys section to the config to store them"
+            )
+        return _json(body)
+
 
 def admin_routes(state: ServerState) -> list[BaseRoute]:
     """The admin routes, with paths relative to their ``/admin`` mount."""
@@ -196,4 +238,5 @@ def admin_routes(state: ServerState) -> list[BaseRoute]:
         Route("/keys/{key_id}", api.guarded(api.update), methods=["PATCH"]),
         Route("/keys/{key_id}", api.guarded(api.revoke), methods=["DELETE"]),
         Route("/keys/{key_id}/usage", api.guarded(api.usage), methods=["GET"]),
+        Route("/audit", api.guarded(api.audit), methods=["GET"]),
     ]

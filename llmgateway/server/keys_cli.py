@@ -1,6 +1,7 @@
-"""``llmgateway keys create | list | show | revoke``: manage virtual keys in the store named by the
-config's ``server.keys`` section, directly (no server needed). A running proxy sees a change
-within ``server.keys.cache_seconds``."""
+"""``llmgateway keys create | list | show | update | revoke | audit``: manage virtual keys in the
+store named by the config's ``server.keys`` section, directly (no server needed). A running proxy
+sees a change within ``server.keys.cache_seconds``. Every change is recorded in the gateway's
+audit log (actor ``cli:<os user>``), which ``keys audit`` lists."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmgateway.errors import GatewayError
+from llmgateway.server.audit_cli import add_audit_arguments, cli_actor, list_entries, open_audit_log
 
 if TYPE_CHECKING:
+    from llmgateway.audit.key_actions import KeyAudit
     from llmgateway.server.keys.model import KeyRecord
     from llmgateway.server.keys.store import KeyStore
     from llmgateway.server.settings import KeyStoreConfig
@@ -29,9 +32,10 @@ _HOW_TO = (
 def add_keys_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "keys",
-        help="create, list, show and revoke virtual keys",
+        help="create, list, show, update and revoke virtual keys; list the audit log",
         description="Manage the proxy's virtual keys in the store named by the config's server.keys "
-        "section (SQLite or PostgreSQL), without a running server.",
+        "section (SQLite or PostgreSQL), without a running server. Changes are recorded in the "
+        "audit log (the config's audit: section, else beside the keys) as cli:<os user>.",
     )
     actions = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
 
@@ -53,22 +57,22 @@ def add_keys_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "--model", dest="models", action="append", default=[], metavar="NAME",
         help="a public model name it may call (repeatable; default: all)",
     )  # fmt: skip
-    create.add_argument("--rpm", type=float, help="requests per minute")
-    create.add_argument("--tpm", type=float, help="tokens per minute")
-    create.add_argument(
-        "--budget", metavar="AMOUNT", help="hard budget: calls that could pass it are refused"
-    )
-    create.add_argument("--soft-budget", metavar="AMOUNT", help="soft budget: warn once when reached")
-    create.add_argument("--period", choices=("day", "month", "total"), default="month", help="budget period")
-    create.add_argument("--currency", default="USD", help="budget currency (default USD)")
-    expiry = create.add_mutually_exclusive_group()
-    expiry.add_argument("--expires-in-days", type=float, metavar="DAYS", help="expire after this many days")
-    expiry.add_argument(
-        "--expires-at", metavar="TIME", help="expire at this ISO 8601 time, e.g. 2027-01-01T00:00Z"
-    )
-    create.add_argument(
-        "--meta", action="append", default=[], metavar="KEY=VALUE", help="free metadata (repeatable)"
-    )
+    _add_settings(create)
+
+    update = action("update", "change a key: only the settings given change", run_update)
+    update.add_argument("id", help="key id (the 12 characters after sk-llmgw-)")
+    update.add_argument("--name", help="a new name")
+    update.add_argument("--team", help="a new team")
+    update.add_argument(
+        "--model", dest="models", action="append", metavar="NAME",
+        help="the public model names it may call, replacing the old list (repeatable)",
+    )  # fmt: skip
+    _add_settings(update)
+    update.add_argument(
+        "--clear", action="append", default=[], choices=_CLEARABLE,
+        help="remove a setting (repeatable): models (then all are allowed), team, rpm, tpm, budget, "
+        "expires_at (never expires), metadata",
+    )  # fmt: skip
 
     listing = action("list", "list keys (no secrets)", run_list)
     listing.add_argument("--all", action="store_true", help="include revoked keys")
@@ -76,11 +80,53 @@ def add_keys_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     show.add_argument("id", help="key id (the 12 characters after sk-llmgw-)")
     revoke = action("revoke", "revoke a key for good", run_revoke)
     revoke.add_argument("id", help="key id (the 12 characters after sk-llmgw-)")
+    audit = action("audit", "list the audit log, newest first (key changes, blocked calls)", run_audit)
+    add_audit_arguments(audit)
+
+
+_CLEARABLE = ("models", "team", "rpm", "tpm", "budget", "expires_at", "metadata")
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    """The options create and update share."""
+    parser.add_argument("--rpm", type=float, help="requests per minute")
+    parser.add_argument("--tpm", type=float, help="tokens per minute")
+    parser.add_argument(
+        "--budget", metavar="AMOUNT", help="hard budget: calls that could pass it are refused"
+    )
+    parser.add_argument("--soft-budget", metavar="AMOUNT", help="soft budget: warn once when reached")
+    parser.add_argument("--period", choices=("day", "month", "total"), default="month", help="budget period")
+    parser.add_argument("--currency", default="USD", help="budget currency (default USD)")
+    expiry = parser.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-in-days", type=float, metavar="DAYS", help="expire after this many days")
+    expiry.add_argument(
+        "--expires-at", metavar="TIME", help="expire at this ISO 8601 time, e.g. 2027-01-01T00:00Z"
+    )
+    parser.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="free metadata (repeatable; on update it replaces the old)",
+    )
+    parser.add_argument(
+        "--pii", choices=("off", "redact", "block", "default"),
+        help="PII handling of its calls; default: the model's / config's guardrails.pii",
+    )  # fmt: skip
 
 
 # -- config ---------------------------------------------------------------------------------------
 def _read_config(path: str) -> tuple[KeyStoreConfig, list[str]]:
     """The ``server.keys`` section (with ${ENV} filled in) and the config's model names."""
+    from llmgateway.errors import ConfigError
+
+    config, models = _read_keys_section(path)
+    if config is None:
+        raise ConfigError(f"{path} has no server.keys section (where virtual keys are stored); {_HOW_TO}")
+    return config, models
+
+
+def _read_keys_section(path: str) -> tuple[KeyStoreConfig | None, list[str]]:
     from pydantic import ValidationError
 
     from llmgateway.config import describe_validation_error, interpolate_env, read_yaml
@@ -91,16 +137,17 @@ def _read_config(path: str) -> tuple[KeyStoreConfig, list[str]]:
     data = data if isinstance(data, dict) else {}
     server = data.get("server") or {}
     section = server.get("keys") if isinstance(server, dict) else None
+    models = data.get("models")
+    names = list(models) if isinstance(models, dict) else []
     if section is None:
-        raise ConfigError(f"{path} has no server.keys section (where virtual keys are stored); {_HOW_TO}")
+        return None, names
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: server.keys: expected a mapping")
     try:
         config = KeyStoreConfig.model_validate(interpolate_env(section, os.environ, "server.keys"))
     except ValidationError as exc:
         raise ConfigError(f"{path}: {describe_validation_error(exc, 'server.keys')}") from exc
-    models = data.get("models")
-    return config, list(models) if isinstance(models, dict) else []
+    return config, names
 
 
 def _open(config: KeyStoreConfig, *, create: bool) -> KeyStore:
@@ -126,8 +173,33 @@ def _run(
         finally:
             await store.aclose()
 
+    return _main(args, lambda: asyncio.run(main()))
+
+
+def _change(
+    args: argparse.Namespace, work: Callable[[KeyStore, KeyAudit], Awaitable[int]], *, create: bool = False
+) -> int:
+    """``_run`` for a command that changes keys: ``work`` records what it did on the audit log."""
+
+    async def main() -> int:
+        from llmgateway.audit.key_actions import KeyAudit
+
+        config, _ = _read_config(args.config)
+        store = _open(config, create=create)
+        log = open_audit_log(args.config, config)
+        try:
+            return await work(store, KeyAudit(log, actor=cli_actor()))
+        finally:
+            await log.aclose()
+            await store.aclose()
+
+    return _main(args, lambda: asyncio.run(main()))
+
+
+def _main(args: argparse.Namespace, main: Callable[[], int]) -> int:
+    """``main()``, with a GatewayError (bad config, bad value, store down) as a one-line error."""
     try:
-        return asyncio.run(main())
+        return main()
     except GatewayError as exc:
         print(f"llmgateway keys {args.keys_command}: error: {exc}", file=sys.stderr)
         return 2
@@ -161,38 +233,48 @@ def _print_json(value: Any) -> None:
 
 
 # -- actions --------------------------------------------------------------------------------------
-def _spec(args: argparse.Namespace) -> dict[str, Any]:
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The key settings given on the command line (create and update share them)."""
     from llmgateway.errors import ConfigError
 
-    spec: dict[str, Any] = {"name": args.name, "models": args.models}
-    for name in ("team", "rpm", "tpm", "expires_in_days", "expires_at"):
+    values: dict[str, Any] = {}
+    for name in ("name", "team", "models", "rpm", "tpm", "expires_in_days", "expires_at"):
         if getattr(args, name) is not None:
-            spec[name] = getattr(args, name)
+            values[name] = getattr(args, name)
     if args.budget is not None or args.soft_budget is not None:
-        spec["budget"] = {
+        values["budget"] = {
             "hard": args.budget, "soft": args.soft_budget, "period": args.period, "currency": args.currency,
         }  # fmt: skip
+    if args.pii is not None:
+        values["pii"] = None if args.pii == "default" else args.pii
     metadata = {}
     for item in args.meta:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise ConfigError(f"--meta {item!r}: write KEY=VALUE")
         metadata[name] = value
-    spec["metadata"] = metadata
-    return spec
+    if metadata or args.keys_command == "create":
+        values["metadata"] = metadata
+    return values
+
+
+def _check_models(args: argparse.Namespace, names: list[str] | None) -> None:
+    from llmgateway.errors import ConfigError
+
+    _, models = _read_config(args.config)
+    unknown = sorted(set(names or ()) - set(models))
+    if models and unknown:
+        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; the config serves {', '.join(models)}")
 
 
 def run_create(args: argparse.Namespace) -> int:
-    async def work(store: KeyStore) -> int:
-        from llmgateway.errors import ConfigError
+    async def work(store: KeyStore, audit: KeyAudit) -> int:
         from llmgateway.server.keys.model import KeySpec, validated
 
-        spec = validated(KeySpec, _spec(args))
-        _, models = _read_config(args.config)
-        unknown = sorted(set(spec.models or ()) - set(models))
-        if models and unknown:
-            raise ConfigError(f"unknown model(s) {', '.join(unknown)}; the config serves {', '.join(models)}")
+        spec = validated(KeySpec, _settings(args))
+        _check_models(args, spec.models)
         record, key = await store.create(spec)
+        await audit.created(record)
         if args.json:
             _print_json({**record.public(), "key": key})
         else:
@@ -200,7 +282,30 @@ def run_create(args: argparse.Namespace) -> int:
             print(f"\nkey: {key}\nThis is the only time the key is shown: store it now.")
         return 0
 
-    return _run(args, work, create=True)
+    return _change(args, work, create=True)
+
+
+def run_update(args: argparse.Namespace) -> int:
+    async def work(store: KeyStore, audit: KeyAudit) -> int:
+        from llmgateway.errors import ConfigError
+        from llmgateway.server.keys.model import KeyUpdate, validated
+
+        values = _settings(args)
+        both = sorted(set(values) & set(args.clear))
+        if both:
+            raise ConfigError(f"--clear {both[0]} and a new {both[0]} together: give one")
+        values.update(dict.fromkeys(args.clear))
+        if not values:
+            raise ConfigError("nothing to change: give a setting (see --help) or --clear one")
+        fields = validated(KeyUpdate, values).changes()
+        _check_models(args, fields.get("models"))
+        old = await store.get(args.id)
+        record = await store.update(args.id, **fields) if old is not None else None
+        if old is not None and record is not None:
+            await audit.updated(old, record, fields)
+        return _one(args, record)
+
+    return _change(args, work)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -240,7 +345,15 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    async def work(store: KeyStore) -> int:
-        return _one(args, await store.revoke(args.id))
+    async def work(store: KeyStore, audit: KeyAudit) -> int:
+        old = await store.get(args.id)
+        record = await store.revoke(args.id) if old is not None else None
+        if old is not None and record is not None:
+            await audit.revoked(old, record)
+        return _one(args, record)
 
-    return _run(args, work)
+    return _change(args, work)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    return _main(args, lambda: list_entries(args, _read_keys_section(args.config)[0]))

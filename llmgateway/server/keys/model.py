@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 Period = Literal["day", "month", "total"]
 KeyStatus = Literal["active", "revoked", "expired"]
+# A key's own PII handling of its calls; None: the model's / the config's.
+PiiMode = Literal["off", "redact", "block"]
 # The columns ``KeyUpdate`` may change (``budget`` spans four).
-UPDATABLE = ("name", "team", "models", "rpm", "tpm", "budget", "expires_at", "metadata")
+UPDATABLE = ("name", "team", "models", "rpm", "tpm", "budget", "expires_at", "metadata", "pii")
 
 
 def utcnow() -> datetime:
@@ -74,6 +76,7 @@ class KeyUpdate(BaseModel):
     expires_at: datetime | None = None
     expires_in_days: float | None = Field(default=None, gt=0, description="Sets expires_at from now")
     metadata: dict[str, Any] | None = None
+    pii: PiiMode | None = Field(default=None, description="None: the model's / config's PII mode")
 
     @field_validator("expires_at")
     @classmethod
@@ -147,6 +150,7 @@ class KeyRecord:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    pii: PiiMode | None = None
 
     def status(self, now: datetime | None = None) -> KeyStatus:
         if self.revoked_at is not None:
@@ -183,6 +187,7 @@ class KeyRecord:
             "revoked_at": when(self.revoked_at),
             "status": self.status(now),
             "metadata": dict(self.metadata),
+            "pii": self.pii,
         }
 
     def principal(self) -> Principal:
@@ -207,5 +212,5 @@ class KeyRecord:
                     scope="key", name=self.id, period=b.period, soft=b.soft, hard=b.hard, currency=b.currency
                 ),
             )
-        caller = Caller(key=self.id, team=self.team, limits=limits, budgets=budgets)
+        caller = Caller(key=self.id, team=self.team, limits=limits, budgets=budgets, pii=self.pii)
         return Principal(caller, models=frozenset(self.models) or None)

@@ -22,8 +22,10 @@ _TYPES = {
     "models": "jsonb NOT NULL", "rpm": "double precision", "tpm": "double precision",
     "budget_hard": "numeric", "budget_soft": "numeric", "budget_period": "text",
     "budget_currency": "text", "expires_at": "timestamptz", "created_at": "timestamptz NOT NULL",
-    "revoked_at": "timestamptz", "metadata": "jsonb NOT NULL",
+    "revoked_at": "timestamptz", "metadata": "jsonb NOT NULL", "pii": "text",
 }  # fmt: skip
+# Columns added after the first release, added to older tables on open.
+_ADDED = ("pii",)
 _JSON = ("models", "metadata")
 
 
@@ -45,15 +47,31 @@ class PostgresKeyStore:
     def __init__(self, dsn: str, table: str = "llm_keys", *, create: bool = True, max_size: int = 4) -> None:
         self.dsn = dsn
         self.table = table
-        self._pool = LazyPool(dsn, max_size=max_size, setup=self._create_table if create else None)
+        self._create = create
+        self._pool = LazyPool(dsn, max_size=max_size, setup=self._prepare)
         self._select = f'SELECT {", ".join(COLUMNS)} FROM "{table}"'
 
-    async def _create_table(self, pool: asyncpg.Pool) -> None:
+    async def _prepare(self, pool: asyncpg.Pool) -> None:
+        """Make the table (when ``create``) and add columns an older table lacks (always: every
+        SELECT names them, also from a store opened without ``create``)."""
         columns = ", ".join(f'"{name}" {_TYPES[name]}' for name in COLUMNS)
         async with pool.acquire() as connection, connection.transaction():
-            # Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
+            # Replicas starting together would race on CREATE TABLE / ALTER TABLE.
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"llmgateway:{self.table}")
-            await connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({columns})')
+            if self._create:
+                await connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({columns})')
+            # Look first: ALTER TABLE locks the table even when it changes nothing.
+            have = await connection.fetch(
+                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 "
+                "AND NOT attisdropped",
+                f'"{self.table}"',
+            )
+            present = {row["attname"] for row in have}
+            for name in _ADDED:
+                if present and name not in present:
+                    await connection.execute(
+                        f'ALTER TABLE "{self.table}" ADD COLUMN IF NOT EXISTS "{name}" {_TYPES[name]}'
+                    )
 
     async def create(self, spec: KeySpec | Mapping[str, Any]) -> tuple[KeyRecord, str]:
         record, key = mint(spec)

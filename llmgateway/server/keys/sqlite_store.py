@@ -20,8 +20,10 @@ _SCHEMA = (
     "id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, name TEXT NOT NULL, team TEXT, "
     "models TEXT NOT NULL, rpm REAL, tpm REAL, budget_hard TEXT, budget_soft TEXT, "
     "budget_period TEXT, budget_currency TEXT, expires_at TEXT, created_at TEXT NOT NULL, "
-    "revoked_at TEXT, metadata TEXT NOT NULL"
+    "revoked_at TEXT, metadata TEXT NOT NULL, pii TEXT"
 )
+# Columns added after the first release: (name, type) added to older tables on open.
+_ADDED = (("pii", "TEXT"),)
 _JSON = ("models", "metadata")
 _MONEY = ("budget_hard", "budget_soft")
 _TIMES = ("expires_at", "created_at", "revoked_at")
@@ -62,11 +64,33 @@ class SqliteKeyStore:
         self.table = table
         self._thread = SqliteThread(path, create=create, thread_name="llmgateway-keys", schema=self._schema)
         self._call = self._thread.call
-        self._db = self._thread.db
+        self._migrated = False
         self._select = f'SELECT {", ".join(COLUMNS)} FROM "{table}"'
 
     def _schema(self, connection: sqlite3.Connection) -> None:
         connection.execute(f'CREATE TABLE IF NOT EXISTS "{self.table}" ({_SCHEMA})')
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        # Also when opened without create: the CLI reads and revokes through such a store, and
+        # every SELECT names the new columns.
+        rows = connection.execute(f'PRAGMA table_info("{self.table}")').fetchall()
+        have = {row[1] for row in rows}
+        if not have:
+            return  # no table (yet): made with every column by _schema
+        for name, kind in _ADDED:
+            if name not in have:
+                try:
+                    connection.execute(f'ALTER TABLE "{self.table}" ADD COLUMN "{name}" {kind}')
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it first
+                        raise
+
+    def _db(self) -> sqlite3.Connection:
+        connection = self._thread.db()
+        if not self._migrated:
+            self._migrate(connection)
+            self._migrated = True
+        return connection
 
     # -- in the worker thread ---------------------------------------------------------------------
     def _insert(self, record: KeyRecord) -> None:

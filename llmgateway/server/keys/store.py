@@ -53,6 +53,7 @@ def mint(spec: KeySpec | Mapping[str, Any]) -> tuple[KeyRecord, str]:
         budget=spec.budget,
         expires_at=spec.expires_at,
         metadata=dict(spec.metadata),
+        pii=spec.pii,
     )
     return record, format_key(key_id, secret)
 
@@ -60,7 +61,7 @@ def mint(spec: KeySpec | Mapping[str, Any]) -> tuple[KeyRecord, str]:
 # Column order of both stores' tables.
 COLUMNS = (
     "id", "secret_hash", "name", "team", "models", "rpm", "tpm", "budget_hard", "budget_soft",
-    "budget_period", "budget_currency", "expires_at", "created_at", "revoked_at", "metadata",
+    "budget_period", "budget_currency", "expires_at", "created_at", "revoked_at", "metadata", "pii",
 )  # fmt: skip
 
 
@@ -90,6 +91,7 @@ def columns_of(record: KeyRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "revoked_at": record.revoked_at,
         "metadata": dict(record.metadata),
+        "pii": record.pii,
     }
 
 
@@ -124,6 +126,7 @@ def record_of(row: Mapping[str, Any]) -> KeyRecord:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         metadata=row["metadata"],
+        pii=row["pii"],
     )
 
 
