@@ -29,6 +29,7 @@ from llmgateway.config import (
 )
 from llmgateway.dispatch import Dispatcher
 from llmgateway.errors import BadRequestError, ConfigError
+from llmgateway.guardrails.settings import GuardrailsConfig
 from llmgateway.limits.settings import LimitsConfig
 from llmgateway.pipeline import Pipeline
 from llmgateway.provider import Provider, ProviderContext, ProviderRegistry
@@ -54,7 +55,9 @@ from llmgateway.types import (
 if TYPE_CHECKING:
     import httpx
 
+    from llmgateway.audit.log import AuditLog
     from llmgateway.cache.control import CacheControl
+    from llmgateway.guardrails.guard import Guardrails
 
 ConfigSource = Union[GatewayConfig, Mapping[str, Any], str, Path]
 ModelSpec = Union[Provider, Deployment, Sequence[Union[Provider, Deployment]]]
@@ -63,17 +66,20 @@ CacheSpec = Union["CacheControl", Mapping[str, Any], str, None]
 
 
 def _caller(value: CallerSpec, default: Caller) -> Caller:
-    """Who the call is for: a Caller, {"key": ..., "team": ...}, or just a key id."""
+    """Who the call is for: a Caller, {"key": ..., "team": ..., "pii": ...}, or just a key id."""
     if value is None:
         return default
     if isinstance(value, Caller):
         return value
     if isinstance(value, str):
-        return Caller(key=value, team=default.team)
-    unknown = set(value) - {"key", "team"}
+        return Caller(key=value, team=default.team, pii=default.pii)
+    unknown = set(value) - {"key", "team", "pii"}
     if unknown:
-        raise BadRequestError(f"caller takes 'key' and 'team'; unknown: {', '.join(sorted(unknown))}")
-    return Caller(key=value.get("key"), team=value.get("team"))
+        raise BadRequestError(f"caller takes 'key', 'team' and 'pii'; unknown: {', '.join(sorted(unknown))}")
+    pii = value.get("pii")
+    if pii not in (None, "off", "redact", "block"):
+        raise BadRequestError(f"caller pii must be off, redact or block, not {pii!r}")
+    return Caller(key=value.get("key"), team=value.get("team"), pii=pii)
 
 
 def _cache_control(value: CacheSpec) -> CacheControl | None:
@@ -259,8 +265,9 @@ class Gateway:
     """The async gateway. Build it from a config (file path, dict, or GatewayConfig) or from
     Python objects: ``Gateway(models={"chat": [MockProvider(), other_provider]})``.
 
-    ``limits``, ``cache``, ``ledger`` and ``budgets`` (config models or mappings of the config
-    file's sections of the same names) turn those features on, or replace the file's sections.
+    ``limits``, ``cache``, ``ledger``, ``budgets`` and ``guardrails`` (config models or mappings
+    of the config file's sections of the same names) turn those features on, or replace the
+    file's sections.
     ``caller`` is who calls are accounted to unless a call says otherwise (``caller=``)."""
 
     def __init__(
@@ -275,6 +282,7 @@ class Gateway:
         cache: CacheConfig | Mapping[str, Any] | None = None,
         ledger: LedgerConfig | Mapping[str, Any] | None = None,
         budgets: BudgetsConfig | Mapping[str, Any] | None = None,
+        guardrails: GuardrailsConfig | Mapping[str, Any] | None = None,
     ) -> None:
         if (config is None) == (models is None):
             raise ConfigError("pass either a config (file path, dict or GatewayConfig) or models=, not both")
@@ -308,7 +316,21 @@ class Gateway:
             per_caller=file is not None and file.server.keys is not None,
         )
         services = self.services
-        self._pipeline = Pipeline(self._dispatcher, services.admission(), services.cache, services.ledger)
+        from llmgateway.audit.settings import build_audit_log
+
+        # Admin actions and blocked calls: beside the virtual keys, or only on the log.
+        self.audit: AuditLog = build_audit_log(
+            file.audit if file else None, file.server.keys if file else None
+        )
+        self.guardrails: Guardrails | None = None
+        guarding = section(GuardrailsConfig, guardrails, "guardrails") or (file.guardrails if file else None)
+        if guarding is not None and (guarding.pii is not None or guarding.policy is not None):
+            from llmgateway.guardrails.guard import Guardrails
+
+            self.guardrails = Guardrails(guarding, routes, self.audit)
+        self._pipeline = Pipeline(
+            self._dispatcher, services.admission(), services.cache, services.ledger, self.guardrails
+        )
         if services.ledger is not None and (file is None or file.shutdown.handle_sigterm):
             from llmgateway.shutdown import SigtermGuard
 
@@ -396,6 +418,9 @@ class Gateway:
         await self._dispatcher.aclose()
         await self._pipeline.settled()
         await self.services.aclose()
+        if self.guardrails is not None:
+            await self.guardrails.aclose()
+        await self.audit.aclose()
         seen: set[int] = set()
         for deployment in self.deployments():
             if id(deployment.provider) not in seen:

@@ -15,6 +15,8 @@ limits: {backend: memory, keys: {"*": {rpm: 60}}}   # each section below is opti
 cache: {backend: sqlite}                           # its feature on: key/model rate limits, the
 ledger: {backend: sqlite}                          # response cache, the usage ledger, budgets
 budgets: {limits: [{scope: key, period: month, hard: "100"}]}
+guardrails: {pii: {mode: redact}}                  # PII redaction, content policy
+audit: {backend: sqlite}                           # admin actions and blocked calls
 ```
 
 ``${VAR}`` and ``${VAR:-default}`` are replaced from the environment in every string. A wrong file
@@ -34,8 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from llmgateway.accounting.budgets.settings import BudgetsConfig
 from llmgateway.accounting.ledger.settings import LedgerConfig
 from llmgateway.accounting.pricing import Pricing
+from llmgateway.audit.settings import AuditConfig
 from llmgateway.cache.settings import CacheConfig
 from llmgateway.errors import ConfigError
+from llmgateway.guardrails.settings import GuardrailsConfig
 from llmgateway.limits.settings import LimitsConfig, RateLimits
 from llmgateway.routing.settings import RoutingConfig
 from llmgateway.routing.shared_breakers import ClusterConfig
@@ -110,6 +114,14 @@ class GatewayConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     cluster: ClusterConfig | None = Field(
         default=None, description="Replicas share circuit-breaker state through this Redis"
+    )
+    guardrails: GuardrailsConfig | None = Field(
+        default=None, description="PII redaction and the content policy; off without this"
+    )
+    audit: AuditConfig | None = Field(
+        default=None,
+        description="Where admin actions and blocked calls are recorded (default: beside the "
+        "virtual keys, else only the llmgateway.audit log)",
     )
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmgateway.accounting.estimate import (
     estimate_completion_prompt_tokens,
@@ -50,6 +50,9 @@ from llmgateway.types import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    from llmgateway.guardrails.guard import CallGuard
+
 T = TypeVar("T")
 R = TypeVar("R", ChatCompletion, Completion, EmbeddingResponse)
 StreamHead = tuple[list[ChatCompletionChunk], AsyncIterator[ChatCompletionChunk]]
@@ -80,11 +83,14 @@ def hedge_plan(config: RoutingConfig, siblings: list[Deployment]) -> HedgePlan |
 
 
 async def _open_stream(
-    deployment: Deployment, request: ChatCompletionRequest, timeout: float | None
+    deployment: Deployment, request: ChatCompletionRequest, timeout: float | None, guard: CallGuard | None
 ) -> StreamHead:
     """Start a stream and read up to its first token. Chunks before it (the role announcement)
     are held: until a token has reached the caller, a failing stream may still fall back."""
-    stream = deployment.provider.stream_chat(request, timeout=timeout or deployment.timeout)
+    if guard is None:
+        stream = deployment.provider.stream_chat(request, timeout=timeout or deployment.timeout)
+    else:
+        stream = guard.stream_chat(deployment, request, timeout or deployment.timeout)
     head: list[ChatCompletionChunk] = []
     try:
         while True:
@@ -197,8 +203,11 @@ class Dispatcher:
         max_output: int | None,
         override: RoutingOverride | None,
         discard: Callable[[T], Awaitable[None]] | None = None,
+        guard: CallGuard | None = None,
     ) -> tuple[T, Routed]:
         route = self.route(model)
+        if guard is not None and guard.local_only:  # PII in block mode: only exempt deployments
+            route = route.only(guard.allows)
         if self._checked:
             self._ensure_health_checks()
         if self.shared_breakers is not None:
@@ -246,6 +255,7 @@ class Dispatcher:
         override: RoutingOverride | None,
         estimate: Callable[[R], Usage] | None = None,
         timeout: float | None = None,
+        guard: CallGuard | None = None,
     ) -> R:
         """Route one non-streaming call; price it on reported usage, or on ``estimate`` (marked)."""
         started = time.perf_counter()
@@ -258,6 +268,7 @@ class Dispatcher:
             prompt_tokens=prompt_tokens,
             max_output=max_output,
             override=override,
+            guard=guard,
         )
         latency = time.perf_counter() - started
         usage = response.usage
@@ -277,18 +288,28 @@ class Dispatcher:
         return response
 
     async def chat(
-        self, request: ChatCompletionRequest, timeout: float | None, override: RoutingOverride | None = None
+        self,
+        request: ChatCompletionRequest,
+        timeout: float | None,
+        override: RoutingOverride | None = None,
+        guard: CallGuard | None = None,
     ) -> ChatCompletion:
+        call: Callable[[Deployment], Awaitable[ChatCompletion]] = (
+            (lambda d: d.provider.chat(request, timeout=timeout or d.timeout))
+            if guard is None
+            else (lambda d: guard.chat(d, request, timeout or d.timeout))
+        )
         return await self._unary(
             request.model,
             needs_tools if request.tools else needs_chat,
             "tool calls" if request.tools else "chat completions",
-            lambda d: d.provider.chat(request, timeout=timeout or d.timeout),
+            call,
             estimate_prompt_tokens(request.messages),
             request.output_token_limit(),
             override,
             lambda response: estimate_usage(request.messages, response.text()),
             timeout,
+            guard,
         )
 
     async def stream_chat(
@@ -298,18 +319,20 @@ class Dispatcher:
         override: RoutingOverride | None = None,
         finisher: StreamFinisher | None = None,
         collect: bool = False,
+        guard: CallGuard | None = None,
     ) -> ChatStream:
         started = time.perf_counter()
         (head, rest), routed = await self._route(
             request.model,
             needs_streaming_tools if request.tools else needs_streaming,
             "streaming tool calls" if request.tools else "streaming",
-            lambda d: _open_stream(d, request, timeout),
+            lambda d: _open_stream(d, request, timeout, guard),
             timeout=timeout,
             prompt_tokens=estimate_prompt_tokens(request.messages),
             max_output=request.output_token_limit(),
             override=override,
             discard=_close_stream,
+            guard=guard,
         )
         ttft = time.perf_counter() - started
         deployment = routed.deployment
@@ -318,7 +341,7 @@ class Dispatcher:
 
         def finish(usage: Usage, estimated: bool, latency_ms: float, outcome: str) -> GatewayMetadata:
             elapsed = time.perf_counter() - own_started
-            if outcome == "closed":  # the caller stopped reading: no verdict on the deployment
+            if outcome in ("closed", "refused"):  # stopped by the caller or our policy: no verdict
                 deployment.stats.abandoned()
             else:
                 failed = outcome == "failed"
@@ -342,29 +365,49 @@ class Dispatcher:
         )
 
     async def completions(
-        self, request: CompletionRequest, timeout: float | None, override: RoutingOverride | None = None
+        self,
+        request: CompletionRequest,
+        timeout: float | None,
+        override: RoutingOverride | None = None,
+        guard: CallGuard | None = None,
     ) -> Completion:
+        call: Callable[[Deployment], Awaitable[Completion]] = (
+            (lambda d: d.provider.completions(request, timeout=timeout or d.timeout))
+            if guard is None
+            else (lambda d: guard.completions(d, request, timeout or d.timeout))
+        )
         return await self._unary(
             request.model,
             needs_completions,
             "text completions",
-            lambda d: d.provider.completions(request, timeout=timeout or d.timeout),
+            call,
             estimate_completion_prompt_tokens(request),
             request.max_tokens,
             override,
             timeout=timeout,
+            guard=guard,
         )
 
     async def embeddings(
-        self, request: EmbeddingRequest, timeout: float | None, override: RoutingOverride | None = None
+        self,
+        request: EmbeddingRequest,
+        timeout: float | None,
+        override: RoutingOverride | None = None,
+        guard: CallGuard | None = None,
     ) -> EmbeddingResponse:
+        call: Callable[[Deployment], Awaitable[EmbeddingResponse]] = (
+            (lambda d: d.provider.embeddings(request, timeout=timeout or d.timeout))
+            if guard is None
+            else (lambda d: guard.embeddings(d, request, timeout or d.timeout))
+        )
         return await self._unary(
             request.model,
             needs_embeddings,
             "embeddings",
-            lambda d: d.provider.embeddings(request, timeout=timeout or d.timeout),
+            call,
             estimate_embedding_input_tokens(request),
             0,
             override,
             timeout=timeout,
+            guard=guard,
         )

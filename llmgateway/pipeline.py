@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from llmgateway.cache.control import CacheControl
     from llmgateway.cache.entry import CacheEntry
     from llmgateway.cache.response_cache import CacheLookup, ResponseCache
+    from llmgateway.guardrails.guard import CallGuard, Guardrails
     from llmgateway.shutdown import SigtermGuard
 
 logger = logging.getLogger("llmgateway.shutdown")
@@ -72,6 +73,13 @@ def _hit_metadata(model: str, entry: CacheEntry, latency_ms: float, request_id: 
     )
 
 
+def _no_cache() -> CacheControl:
+    """A call that carried PII: its answer is neither looked up nor stored."""
+    from llmgateway.cache.control import CacheControl
+
+    return CacheControl(mode="skip")
+
+
 async def _no_more() -> AsyncIterator[ChatCompletionChunk]:
     return
     yield  # an async generator that ends at once
@@ -84,12 +92,14 @@ class Pipeline:
         admission: Admission | None = None,
         cache: ResponseCache | None = None,
         ledger: Ledger | None = None,
+        guardrails: Guardrails | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self._admission = admission if admission is not None and admission.active else None
         self.cache = cache
         self.ledger = ledger
-        self._plain = self._admission is None and cache is None and ledger is None
+        self.guardrails = guardrails
+        self._plain = self._admission is None and cache is None and ledger is None and guardrails is None
         # Bookkeeping running on its own (settling over the network, releases of failed calls);
         # held so the tasks are not collected, and awaited before the stores close.
         self._background: set[asyncio.Task[Any]] = set()
@@ -119,7 +129,7 @@ class Pipeline:
             request,
             caller,
             control,
-            lambda: self.dispatcher.chat(request, timeout, override),
+            lambda guard: self.dispatcher.chat(request, timeout, override, guard),
             lambda: estimate_prompt_tokens(request.messages),
             request.output_token_limit(),
         )
@@ -139,7 +149,7 @@ class Pipeline:
             request,
             caller,
             control,
-            lambda: self.dispatcher.completions(request, timeout, override),
+            lambda guard: self.dispatcher.completions(request, timeout, override, guard),
             lambda: estimate_completion_prompt_tokens(request),
             request.max_tokens,
         )
@@ -159,7 +169,7 @@ class Pipeline:
             request,
             caller,
             control,
-            lambda: self.dispatcher.embeddings(request, timeout, override),
+            lambda guard: self.dispatcher.embeddings(request, timeout, override, guard),
             lambda: estimate_embedding_input_tokens(request),
             0,
         )
@@ -176,6 +186,9 @@ class Pipeline:
             return await self.dispatcher.stream_chat(request, timeout, override)
         books = self._open(caller, request.model, stream=True)
         try:
+            guard = await self._guard(request, caller, books.request_id)
+            if guard is not None and guard.found_pii:
+                control = _no_cache()
             books.admitted = await self._admit(
                 caller,
                 request.model,
@@ -187,7 +200,9 @@ class Pipeline:
                 stream = self._replay(request, books.lookup.entry, books)
             else:
                 collect = books.lookup is not None and books.lookup.write
-                stream = await self.dispatcher.stream_chat(request, timeout, override, books, collect=collect)
+                stream = await self.dispatcher.stream_chat(
+                    request, timeout, override, books, collect=collect, guard=guard
+                )
             stream.request_id = books.request_id
             stream.cache = books.lookup.status if books.lookup is not None else "off"
             return stream
@@ -196,6 +211,17 @@ class Pipeline:
             raise
 
     # ----------------------------------------------------------------------------- the books
+
+    async def _guard(
+        self,
+        request: ChatCompletionRequest | CompletionRequest | EmbeddingRequest,
+        caller: Caller,
+        request_id: str,
+    ) -> CallGuard | None:
+        """The input checks (policy, PII): raise the refusal, or the call's guard."""
+        if self.guardrails is None:
+            return None
+        return await self.guardrails.begin(request, caller, request_id)
 
     def _open(self, caller: Caller, model: str, *, stream: bool) -> CallBooks:
         """Count a call in; it is counted out when its books close."""
@@ -269,13 +295,16 @@ class Pipeline:
         request: ChatCompletionRequest | CompletionRequest | EmbeddingRequest,
         caller: Caller,
         control: CacheControl | None,
-        run: Callable[[], Awaitable[R]],
+        run: Callable[[CallGuard | None], Awaitable[R]],
         prompt_tokens: Callable[[], int],
         max_output: int | None,
     ) -> R:
         model = request.model
         books = self._open(caller, model, stream=False)
         try:
+            guard = await self._guard(request, caller, books.request_id)
+            if guard is not None and guard.found_pii:
+                control = _no_cache()
             books.admitted = await self._admit(caller, model, prompt_tokens, max_output)
             books.lookup = await self._lookup(kind, request, control, caller)
             entry = books.lookup.entry if books.lookup is not None else None
@@ -285,8 +314,13 @@ class Pipeline:
                 hit.gateway = _hit_metadata(model, entry, latency_ms, books.request_id)
                 await books.answered(hit.gateway, hit.usage)
                 return hit
-            response = await run()
+            response = await run(guard)
             assert response.gateway is not None
+            if guard is not None and not isinstance(response, EmbeddingResponse):
+                refusal = await guard.check_answer(response)
+                if refusal is not None:  # paid for, recorded, not cached, not returned
+                    await books.answered(response.gateway, response.usage, outcome="refused")
+                    raise refusal
             await books.answered(response.gateway, response.usage, response=response)
             return response
         except BaseException as exc:

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Protocol
 
 from llmgateway.accounting.estimate import estimate_usage
-from llmgateway.errors import GatewayError, StreamInterruptedError
+from llmgateway.errors import ContentPolicyError, GatewayError, StreamInterruptedError
 from llmgateway.types import (
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -23,7 +23,8 @@ from llmgateway.types import (
 )
 
 # (usage, estimated, latency_ms, outcome) -> the call's metadata; records the deployment's stats.
-# outcome: "completed", "closed" (the caller stopped early) or "failed" (the stream broke).
+# outcome: "completed", "closed" (the caller stopped early), "failed" (the stream broke) or
+# "refused" (the gateway's content policy stopped the answer).
 MetadataFactory = Callable[[Usage, bool, float, str], GatewayMetadata]
 
 
@@ -114,6 +115,7 @@ class ChatStream:
         chunk = self._first
         completed = False
         failed = False
+        refused = False
         chunks = self._chunks
         try:
             while True:
@@ -143,6 +145,11 @@ class ChatStream:
                 except StopAsyncIteration:
                     break
             completed = True
+        except ContentPolicyError as exc:
+            refused = True
+            if exc.deployment is None:
+                exc.deployment = self._deployment
+            raise
         except GatewayError as exc:
             failed = True
             if exc.deployment is None:
@@ -159,7 +166,8 @@ class ChatStream:
             if not completed:
                 # Closed early or broken off: the upstream still billed what it generated. Settled
                 # before the await below, which a cancelled caller may not get past.
-                self._settle(usage, text, estimated=True, outcome="failed" if failed else "closed")
+                outcome = "refused" if refused else "failed" if failed else "closed"
+                self._settle(usage, text, estimated=True, outcome=outcome)
             await self._close_rest()
         metadata = self._settle(usage, text, estimated=usage is None, outcome="completed")
         if self._finisher is not None:

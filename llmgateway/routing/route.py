@@ -49,6 +49,10 @@ class ModelRoute:
     def __post_init__(self) -> None:
         self.clocked = any(d.clock is not None for d in self.deployments)
 
+    def only(self, keep: Callable[[Deployment], bool]) -> ModelRoute:
+        """The same route over the deployments ``keep`` accepts (one call's view of it)."""
+        return ModelRoute(self.model, [d for d in self.deployments if keep(d)], self.routing)
+
     def candidates(self, capable: Capability, what: str) -> list[Deployment]:
         """Deployments able to serve the call, in the config's order."""
         found = [d for d in self.deployments if capable(d.provider.capabilities)]

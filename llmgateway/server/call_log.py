@@ -1,6 +1,7 @@
 """One structured JSON line per call on the ``llmgateway.calls`` logger, and the call's metrics.
 
-Never the key's secret (only its id); prompt and answer text only with ``server.log_prompts``.
+Never the key's secret (only its id); prompt and answer text only with ``server.log_prompts``,
+and then, with ``guardrails.pii`` configured, with every PII value replaced by a placeholder.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Container
+    from collections.abc import Callable, Container
 
     from llmgateway.server.metrics import Metrics
     from llmgateway.server.principal import Principal
@@ -21,7 +22,7 @@ logger = logging.getLogger("llmgateway.calls")
 
 
 class CallLog:
-    __slots__ = ("_log_calls", "_metrics", "_models", "log_prompts")
+    __slots__ = ("_log_calls", "_metrics", "_models", "_scrub", "log_prompts")
 
     def __init__(
         self,
@@ -30,8 +31,10 @@ class CallLog:
         *,
         log_calls: bool = True,
         log_prompts: bool = False,
+        scrub: Callable[[str], str] | None = None,
     ) -> None:
         self._metrics = metrics
+        self._scrub = scrub
         # Metric labels only for configured models: a client's made-up names would grow the series.
         self._models = models
         self._log_calls = log_calls
@@ -96,5 +99,16 @@ class CallLog:
         if error is not None:
             line["error"] = error
         if text is not None and self.log_prompts:
-            line.update(text)
+            line.update(text if self._scrub is None else _scrubbed(text, self._scrub))
         logger.info(json.dumps(line, separators=(",", ":"), default=str))
+
+
+def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    """Every string in a logged prompt or answer, scrubbed."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, scrub) for v in value]
+    return value

@@ -30,9 +30,12 @@ class ServerState:
     calls: CallLog = field(init=False)
 
     def __post_init__(self) -> None:
+        guardrails = getattr(self.gateway, "guardrails", None)
         self.calls = CallLog(
             self.metrics,
             self.gateway.routes(),
             log_calls=self.config.log_calls,
             log_prompts=self.config.log_prompts,
+            # With PII redaction configured, logged prompts and answers carry placeholders only.
+            scrub=guardrails.scrub if guardrails is not None and guardrails.scanner is not None else None,
         )

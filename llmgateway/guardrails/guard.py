@@ -1,0 +1,282 @@
+"""The guardrails around each call: one ``Guardrails`` per gateway, one ``CallGuard`` per call.
+
+```
+content policy on the request  -> refused: ContentPolicyError (400), audited
+PII scan of the request (unless the call's mode is off, or every deployment is exempt)
+  found, mode block  -> only exempt (local) deployments may take the call; none: PiiBlockedError
+  found, mode redact -> remote deployments get a copy with placeholders; their answers come back
+                        with the values restored; exempt deployments get the original
+content policy on the answer    -> refused: ContentPolicyError (400), audited, still paid for
+```
+A call in which PII was found is neither looked up in nor written to the response cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from llmgateway.errors import ContentPolicyError, GatewayError, PiiBlockedError
+from llmgateway.guardrails.locality import keeps_data_local
+from llmgateway.guardrails.pii.redaction import Redaction
+from llmgateway.guardrails.pii.scanner import PiiScanner
+from llmgateway.guardrails.settings import GuardrailsConfig, PiiGuardConfig, PiiMode
+from llmgateway.guardrails.wire_text import (
+    answer_text,
+    request_texts,
+    restore_chat,
+    restore_completion,
+    rewritten,
+)
+from llmgateway.types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    EmbeddingResponse,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from llmgateway.audit.log import AuditLog
+    from llmgateway.caller import Caller
+    from llmgateway.guardrails.policy.engine import ContentPolicy
+    from llmgateway.routing.deployment import Deployment
+    from llmgateway.routing.route import ModelRoute
+
+logger = logging.getLogger("llmgateway.guardrails")
+AnyRequest = ChatCompletionRequest | CompletionRequest | EmbeddingRequest
+
+
+def _kinds(found: Mapping[str, int]) -> tuple[str, ...]:
+    return tuple(sorted(kind for kind, count in found.items() if count))
+
+
+class CallGuard:
+    """One call's guardrails: which deployments may take it, what each of them is sent, and the
+    answer's values put back."""
+
+    __slots__ = ("_caller", "_guardrails", "_model", "_request_id", "local_only", "redacted", "redaction")
+
+    def __init__(
+        self,
+        guardrails: Guardrails,
+        call: tuple[Caller, str, str | None],
+        redaction: Redaction | None = None,
+        redacted: Any = None,
+        local_only: bool = False,
+    ) -> None:
+        self._guardrails = guardrails
+        self._caller, self._model, self._request_id = call  # who, which model, the ledger id
+        self.redaction = redaction  # set only when something was redacted
+        self.redacted = redacted  # the request as remote deployments get it
+        self.local_only = local_only  # block mode with PII found: exempt deployments only
+
+    @property
+    def found_pii(self) -> bool:
+        return self.redaction is not None or self.local_only
+
+    def allows(self, deployment: Deployment) -> bool:
+        return not self.local_only or self._guardrails.exempt(deployment)
+
+    def redacts(self, deployment: Deployment) -> bool:
+        return self.redaction is not None and not self._guardrails.exempt(deployment)
+
+    def request_for(self, deployment: Deployment, request: Any) -> Any:
+        return self.redacted if self.redacts(deployment) else request
+
+    async def chat(
+        self, deployment: Deployment, request: ChatCompletionRequest, timeout: float | None
+    ) -> ChatCompletion:
+        response = await deployment.provider.chat(self.request_for(deployment, request), timeout=timeout)
+        if self.redaction is not None and self.redacts(deployment):
+            restore_chat(response, self.redaction.restore)
+        return response
+
+    async def completions(
+        self, deployment: Deployment, request: CompletionRequest, timeout: float | None
+    ) -> Completion:
+        response = await deployment.provider.completions(
+            self.request_for(deployment, request), timeout=timeout
+        )
+        if self.redaction is not None and self.redacts(deployment):
+            restore_completion(response, self.redaction.restore)
+        return response
+
+    async def embeddings(
+        self, deployment: Deployment, request: EmbeddingRequest, timeout: float | None
+    ) -> EmbeddingResponse:
+        """The vectors of the redacted text: nothing in an embedding can be put back."""
+        return await deployment.provider.embeddings(self.request_for(deployment, request), timeout=timeout)
+
+    def stream_chat(
+        self, deployment: Deployment, request: ChatCompletionRequest, timeout: float | None
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        upstream = deployment.provider.stream_chat(self.request_for(deployment, request), timeout=timeout)
+        redaction = self.redaction if self.redacts(deployment) else None
+        policy = self._guardrails.policy
+        if redaction is None and policy is None:
+            return upstream
+        from llmgateway.guardrails.guarded_stream import guarded_chunks
+
+        return guarded_chunks(upstream, redaction, policy, self.refused)
+
+    async def refused(self, refusal: GatewayError) -> None:
+        await self._guardrails.refused(refusal, self._caller, self._model, self._request_id)
+
+    async def check_answer(self, response: ChatCompletion | Completion) -> ContentPolicyError | None:
+        """The output policy's verdict on an answer (already restored; audited when refused);
+        None: allowed."""
+        policy = self._guardrails.policy
+        if policy is None:
+            return None
+        try:
+            await policy.check_output(answer_text(response))
+        except ContentPolicyError as refusal:
+            await self.refused(refusal)
+            return refusal
+        return None
+
+
+class Guardrails:
+    """PII redaction and the content policy for one gateway."""
+
+    def __init__(
+        self,
+        config: GuardrailsConfig,
+        routes: Mapping[str, ModelRoute],
+        audit: AuditLog | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.audit = audit
+        pii = config.pii
+        self._pii: PiiGuardConfig | None = pii
+        self.scanner = PiiScanner.from_config(pii) if pii is not None else None
+        self.policy: ContentPolicy | None = None
+        if config.policy is not None:
+            from llmgateway.guardrails.policy.engine import ContentPolicy
+
+            self.policy = ContentPolicy.from_config(config.policy, http=http)
+        if pii is not None:
+            _check_names(pii, routes)
+        named = frozenset(pii.exempt_deployments) if pii is not None else frozenset()
+        exempt_local = pii is not None and pii.exempt_local
+        self._exempt = frozenset(
+            d.name
+            for route in routes.values()
+            for d in route.deployments
+            if d.name in named or (exempt_local and keeps_data_local(d))
+        )
+        # Models whose every deployment is exempt need no scan at all.
+        self._all_exempt = frozenset(
+            model for model, route in routes.items() if all(d.name in self._exempt for d in route.deployments)
+        )
+        self._some_exempt = frozenset(
+            model for model, route in routes.items() if any(d.name in self._exempt for d in route.deployments)
+        )
+
+    def exempt(self, deployment: Deployment) -> bool:
+        return deployment.name in self._exempt
+
+    def pii_mode(self, model: str, caller: Caller) -> PiiMode:
+        pii = self._pii
+        if pii is None:
+            return "off"
+        if caller.pii in ("off", "redact", "block"):
+            return caller.pii  # type: ignore[return-value]
+        return pii.models.get(model, pii.mode)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every PII value replaced by a placeholder (for logs)."""
+        if self.scanner is None:
+            return text
+        return Redaction(self.scanner).redact(text)
+
+    async def begin(self, request: AnyRequest, caller: Caller, request_id: str | None) -> CallGuard | None:
+        """The call's guard, after the input checks; None when nothing applies to it. Raises the
+        refusal (audited) when the policy or a PII block stops the call."""
+        model = request.model
+        call = (caller, model, request_id)
+        texts: list[str] | None = None
+        if self.policy is not None:
+            texts = request_texts(request)
+            try:
+                await self.policy.check_input(texts)
+            except ContentPolicyError as refusal:
+                await self.refused(refusal, caller, model, request_id)
+                raise
+        mode = self.pii_mode(model, caller)
+        if self.scanner is None or mode == "off" or model in self._all_exempt:
+            return CallGuard(self, call) if self.policy is not None else None
+        if texts is None:
+            texts = request_texts(request)
+        redaction = Redaction(self.scanner)
+        for text in texts:
+            redaction.reserve(text)
+        replaced = {text: redaction.redact(text) for text in texts}
+        if not redaction:
+            return CallGuard(self, call) if self.policy is not None else None
+        if mode == "block":
+            kinds = _kinds(redaction.found)
+            if model not in self._some_exempt:
+                error = PiiBlockedError(
+                    f"the request holds personal data or secrets ({', '.join(kinds)}) and model "
+                    f"'{model}' is set to block them; remove them, or ask an admin to set this model "
+                    "or key to redact",
+                    kinds=kinds,
+                )
+                await self.refused(error, caller, model, request_id)
+                raise error
+            return CallGuard(self, call, local_only=True)
+
+        def rewrite(text: str) -> str:
+            known = replaced.get(text)
+            return known if known is not None else redaction.redact(text)
+
+        return CallGuard(self, call, redaction, rewritten(request, rewrite))
+
+    async def refused(self, error: GatewayError, caller: Caller, model: str, request_id: str | None) -> None:
+        """Audit a blocked call: who, which model, why; never the text."""
+        details: dict[str, Any] = {"model": model, "error": error.code}
+        if isinstance(error, PiiBlockedError):
+            details["kinds"] = list(error.kinds)
+        elif isinstance(error, ContentPolicyError):
+            details["stage"] = error.stage
+            details["category"] = error.category
+        if self.audit is None:
+            logger.warning("call blocked: %s", details)
+            return
+        await self.audit.record(
+            "call.blocked",
+            actor=caller.key or "anonymous",
+            target=model,
+            outcome="blocked",
+            details=details,
+            request_id=request_id,
+        )
+
+    async def aclose(self) -> None:
+        if self.policy is not None:
+            await self.policy.aclose()
+
+
+def _check_names(pii: PiiGuardConfig, routes: Mapping[str, ModelRoute]) -> None:
+    """A misspelt model or deployment name would silently leave it unguarded or unexempted."""
+    from llmgateway.errors import ConfigError
+
+    for model in pii.models:
+        if model not in routes:
+            known = ", ".join(sorted(routes))
+            raise ConfigError(f"guardrails.pii.models.{model}: no such model; known models: {known}")
+    deployments = {d.name for route in routes.values() for d in route.deployments}
+    for name in pii.exempt_deployments:
+        if name not in deployments:
+            raise ConfigError(
+                f"guardrails.pii.exempt_deployments: no deployment named '{name}'; "
+                f"known: {', '.join(sorted(deployments))}"
+            )
