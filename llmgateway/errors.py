@@ -230,6 +230,14 @@ def parse_retry_after(headers: Any) -> float | None:
 
 
 def _upstream_message(body: Any, status: int) -> str:
+    """The upstream's own words, with anything shaped like a credential scrubbed: upstreams echo
+    the key they were sent ("Incorrect API key provided: sk-...")."""
+    from llmgateway.secret_scrub import scrub_credentials
+
+    return scrub_credentials(_upstream_text(body, status))
+
+
+def _upstream_text(body: Any, status: int) -> str:
     if isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict) and err.get("message"):
@@ -245,7 +253,10 @@ def _upstream_message(body: Any, status: int) -> str:
 
 def error_from_status(status: int, body: Any, headers: Any, *, deployment: str | None = None) -> GatewayError:
     """Map an upstream HTTP error answer to the right class, keeping its status and body."""
+    from llmgateway.secret_scrub import scrub_credentials, scrub_error_body
+
     message = _upstream_message(body, status)
+    body = scrub_error_body(body)  # kept on the error for callers that inspect it
     kwargs: dict[str, Any] = {"deployment": deployment, "status_code": status, "body": body}
     if status == 429:
         return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
@@ -253,6 +264,7 @@ def error_from_status(status: int, body: Any, headers: Any, *, deployment: str |
         return ServiceUnavailableError(message, retry_after=parse_retry_after(headers), **kwargs)
     if 300 <= status < 400:
         location = headers.get("location") if headers else None
+        location = scrub_credentials(location) if location else None
         return NotFoundError(
             f"upstream answered HTTP {status} (redirect{f' to {location}' if location else ''}); "
             "set the deployment's base_url to the final address",

@@ -20,6 +20,7 @@ from llmgateway.errors import (
     error_from_status,
 )
 from llmgateway.provider import Capabilities, ProviderBase, ProviderContext
+from llmgateway.secret_scrub import ScrubbedErrors, SecretScrubber
 from llmgateway.sse import iter_sse_events
 from llmgateway.transport import HttpSender
 from llmgateway.types import (
@@ -73,6 +74,9 @@ class OpenAICompatProvider(ProviderBase):
         super().__init__(name)
         self.settings = settings
         self._sender = sender
+        # Upstreams echo the key they got and transports print URLs with their query: every
+        # error leaving this provider has its own credentials scrubbed.
+        self._scrubbed = ScrubbedErrors(SecretScrubber.from_settings(settings))
         self.default_timeout = settings.timeout
         self.capabilities = Capabilities(
             chat=True,
@@ -119,31 +123,34 @@ class OpenAICompatProvider(ProviderBase):
         )
 
     async def chat(self, request: ChatCompletionRequest, *, timeout: float | None = None) -> ChatCompletion:
-        body = await self._post("chat/completions", self._body(request, stream=False), timeout)
-        try:
-            return ChatCompletion.model_validate_json(body)
-        except ValueError as exc:
-            raise self._invalid("chat completion", exc) from exc
+        with self._scrubbed:
+            body = await self._post("chat/completions", self._body(request, stream=False), timeout)
+            try:
+                return ChatCompletion.model_validate_json(body)
+            except ValueError as exc:
+                raise self._invalid("chat completion", exc) from exc
 
     async def completions(self, request: CompletionRequest, *, timeout: float | None = None) -> Completion:
         if not self.capabilities.completions:
             raise self._unsupported("text completions")
-        body = await self._post("completions", self._body(request, stream=False), timeout)
-        try:
-            return Completion.model_validate_json(body)
-        except ValueError as exc:
-            raise self._invalid("completion", exc) from exc
+        with self._scrubbed:
+            body = await self._post("completions", self._body(request, stream=False), timeout)
+            try:
+                return Completion.model_validate_json(body)
+            except ValueError as exc:
+                raise self._invalid("completion", exc) from exc
 
     async def embeddings(
         self, request: EmbeddingRequest, *, timeout: float | None = None
     ) -> EmbeddingResponse:
         if not self.capabilities.embeddings:
             raise self._unsupported("embeddings")
-        body = await self._post("embeddings", self._body(request), timeout)
-        try:
-            return EmbeddingResponse.model_validate_json(body)
-        except ValueError as exc:
-            raise self._invalid("embedding response", exc) from exc
+        with self._scrubbed:
+            body = await self._post("embeddings", self._body(request), timeout)
+            try:
+                return EmbeddingResponse.model_validate_json(body)
+            except ValueError as exc:
+                raise self._invalid("embedding response", exc) from exc
 
     async def stream_chat(
         self, request: ChatCompletionRequest, *, timeout: float | None = None
@@ -153,36 +160,39 @@ class OpenAICompatProvider(ProviderBase):
             overrides["stream_options"] = {"include_usage": True}
         body = self._body(request, **overrides)
         url = self._urls["chat/completions"]
-        sent = 0
-        finished = False
-        async with self._sender.stream(url, body, self._stream_headers, self._timeout(timeout)) as resp:
-            if resp.status >= 300:
-                raw = await resp.read()
-                raise error_from_status(resp.status, _decode_json(raw), resp.headers, deployment=self.name)
-            try:
-                async for event in iter_sse_events(resp.lines()):
-                    if event.data == "[DONE]":
-                        return
-                    chunk = self._parse_chunk(event.data, sent)
-                    finished = finished or any(c.finish_reason for c in chunk.choices)
-                    sent += 1
-                    yield chunk
-            except StreamInterruptedError:
-                raise
-            except GatewayError as exc:
-                if exc.retryable:
-                    raise StreamInterruptedError(
-                        f"stream broke off after {sent} chunks: {exc.message}",
-                        chunks_received=sent,
-                        deployment=self.name,
-                    ) from exc
-                raise
-        if not finished:
-            raise StreamInterruptedError(
-                f"stream ended after {sent} chunks without a finish reason or [DONE]",
-                chunks_received=sent,
-                deployment=self.name,
-            )
+        with self._scrubbed:
+            sent = 0
+            finished = False
+            async with self._sender.stream(url, body, self._stream_headers, self._timeout(timeout)) as resp:
+                if resp.status >= 300:
+                    raw = await resp.read()
+                    raise error_from_status(
+                        resp.status, _decode_json(raw), resp.headers, deployment=self.name
+                    )
+                try:
+                    async for event in iter_sse_events(resp.lines()):
+                        if event.data == "[DONE]":
+                            return
+                        chunk = self._parse_chunk(event.data, sent)
+                        finished = finished or any(c.finish_reason for c in chunk.choices)
+                        sent += 1
+                        yield chunk
+                except StreamInterruptedError:
+                    raise
+                except GatewayError as exc:
+                    if exc.retryable:
+                        raise StreamInterruptedError(
+                            f"stream broke off after {sent} chunks: {exc.message}",
+                            chunks_received=sent,
+                            deployment=self.name,
+                        ) from exc
+                    raise
+            if not finished:
+                raise StreamInterruptedError(
+                    f"stream ended after {sent} chunks without a finish reason or [DONE]",
+                    chunks_received=sent,
+                    deployment=self.name,
+                )
 
     def _parse_chunk(self, data: str, sent: int) -> ChatCompletionChunk:
         try:

@@ -27,6 +27,7 @@ from llmgateway.errors import (
     StreamInterruptedError,
 )
 from llmgateway.provider import Capabilities, ProviderBase, ProviderContext
+from llmgateway.secret_scrub import ScrubbedErrors, SecretScrubber, scrub_error
 from llmgateway.transport import HttpSender
 from llmgateway.types import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from providers.aws.credentials import AwsCredentials, botocore_session, session_region
@@ -89,6 +90,9 @@ class SageMakerProvider(ProviderBase):
         self.credentials = credentials
         self.default_timeout = settings.timeout
         self._sender = sender
+        # Every error leaving this provider has the deployment's keys (from the config or the
+        # chain) scrubbed: botocore and upstream messages may quote them.
+        self._scrubbed = ScrubbedErrors(self._scrub)
         self.tokenizer = tokenizer_at(settings.tokenizer)
         renderer = chat_renderer(settings.chat_template, settings.template_variables, self.tokenizer)
         self._format: PayloadFormat = build_format(settings, renderer, self.tokenizer)
@@ -129,6 +133,9 @@ class SageMakerProvider(ProviderBase):
             credentials = AwsCredentials(session, None, name)
         return cls(name, settings, context.http.sender(), credentials, region)
 
+    def _scrub(self, text: str) -> str:
+        return SecretScrubber.from_settings(self.settings, self.credentials.known_values()).scrub(text)
+
     # -- the two calls ------------------------------------------------------------------------
 
     async def _signed(self, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
@@ -138,7 +145,8 @@ class SageMakerProvider(ProviderBase):
         )
 
     def _failed(self, status: int, raw: bytes, headers: Any) -> GatewayError:
-        error = sagemaker_error(status, raw, headers, self.name)
+        # Scrubbed now: the credentials in use are forgotten below.
+        error = scrub_error(sagemaker_error(status, raw, headers, self.name), self._scrub)
         if isinstance(error, AuthenticationError):
             self.credentials.invalidate()  # rotated keys or an expired role: resolve again next time
         return error
@@ -147,13 +155,16 @@ class SageMakerProvider(ProviderBase):
         return CallInfo(deployment=self.name, model=self.settings.model or self.settings.endpoint_name)
 
     async def chat(self, request: ChatCompletionRequest, *, timeout: float | None = None) -> ChatCompletion:
-        await tokenizer_ready(self.tokenizer)
-        prepared = self._format.prepare(request, stream=False)
-        headers = await self._signed(self.invoke_url, prepared.body, self._invoke_headers)
-        response = await self._sender.post(self.invoke_url, prepared.body, headers, self._timeout(timeout))
-        if response.status >= 300:
-            raise self._failed(response.status, response.body, response.headers)
-        return self._format.answer(response.body, request, prepared, self._call())
+        with self._scrubbed:
+            await tokenizer_ready(self.tokenizer)
+            prepared = self._format.prepare(request, stream=False)
+            headers = await self._signed(self.invoke_url, prepared.body, self._invoke_headers)
+            response = await self._sender.post(
+                self.invoke_url, prepared.body, headers, self._timeout(timeout)
+            )
+            if response.status >= 300:
+                raise self._failed(response.status, response.body, response.headers)
+            return self._format.answer(response.body, request, prepared, self._call())
 
     async def stream_chat(
         self, request: ChatCompletionRequest, *, timeout: float | None = None
@@ -162,26 +173,27 @@ class SageMakerProvider(ProviderBase):
             raise self._unsupported(
                 "streaming with target_model (SageMaker cannot stream multi-model endpoints)"
             )
-        await tokenizer_ready(self.tokenizer)
-        prepared = self._format.prepare(request, stream=True)
-        headers = await self._signed(self.stream_url, prepared.body, self._stream_headers)
-        call = self._call()
-        reader = self._format.reader(request, prepared, call)
-        async with self._sender.stream(
-            self.stream_url, prepared.body, headers, self._timeout(timeout)
-        ) as resp:
-            if resp.status >= 300:
-                raise self._failed(resp.status, await resp.read(), resp.headers)
-            sent = 0
-            async for chunk in read_event_stream(resp.chunks(), reader, self.name):
-                sent += 1
-                yield chunk
-        if not reader.finished:
-            raise StreamInterruptedError(
-                f"the SageMaker stream ended after {sent} chunks before the answer was complete",
-                chunks_received=sent,
-                deployment=self.name,
-            )
+        with self._scrubbed:
+            await tokenizer_ready(self.tokenizer)
+            prepared = self._format.prepare(request, stream=True)
+            headers = await self._signed(self.stream_url, prepared.body, self._stream_headers)
+            call = self._call()
+            reader = self._format.reader(request, prepared, call)
+            async with self._sender.stream(
+                self.stream_url, prepared.body, headers, self._timeout(timeout)
+            ) as resp:
+                if resp.status >= 300:
+                    raise self._failed(resp.status, await resp.read(), resp.headers)
+                sent = 0
+                async for chunk in read_event_stream(resp.chunks(), reader, self.name):
+                    sent += 1
+                    yield chunk
+            if not reader.finished:
+                raise StreamInterruptedError(
+                    f"the SageMaker stream ended after {sent} chunks before the answer was complete",
+                    chunks_received=sent,
+                    deployment=self.name,
+                )
 
     async def warm(self) -> None:
         """Load the tokenizer (when configured) and the credentials before the first call. Missing,
@@ -191,4 +203,4 @@ class SageMakerProvider(ProviderBase):
         try:
             await self.credentials.current()
         except (AuthenticationError, APIConnectionError) as exc:
-            logger.warning("deployment %s: %s", self.name, exc.message)
+            logger.warning("deployment %s: %s", self.name, self._scrub(exc.message))

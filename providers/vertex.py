@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from llmgateway.errors import GatewayError, StreamInterruptedError
 from llmgateway.provider import Capabilities, ProviderBase, ProviderContext
+from llmgateway.secret_scrub import ScrubbedErrors, SecretScrubber
 from llmgateway.sse import iter_sse_events
 from llmgateway.transport import HttpSender
 from llmgateway.types import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -97,6 +98,8 @@ class VertexProvider(ProviderBase):
         super().__init__(name)
         self.settings = settings
         self.default_timeout = settings.timeout
+        # Every error leaving this provider has the deployment's token and header secrets scrubbed.
+        self._scrubbed = ScrubbedErrors(SecretScrubber.from_settings(settings))
         self.tokens = tokens
         self.urls = EndpointUrls.of(settings)
         self.tokenizer = tokenizer
@@ -121,52 +124,54 @@ class VertexProvider(ProviderBase):
             exc.deployment = self.name
 
     async def chat(self, request: ChatCompletionRequest, *, timeout: float | None = None) -> ChatCompletion:
-        await tokenizer_ready(self.tokenizer)  # before the body: the tokenizer's template may render it
-        body = self._wire.body(request, stream=False)
-        answer = await self._http.post(self.urls.unary, body, self._timeout(timeout))
-        try:
-            return self._wire.parse(answer, request)
-        except GatewayError as exc:
-            self._own(exc)
-            raise
+        with self._scrubbed:
+            await tokenizer_ready(self.tokenizer)  # before the body: the tokenizer's template may render it
+            body = self._wire.body(request, stream=False)
+            answer = await self._http.post(self.urls.unary, body, self._timeout(timeout))
+            try:
+                return self._wire.parse(answer, request)
+            except GatewayError as exc:
+                self._own(exc)
+                raise
 
     async def stream_chat(
         self, request: ChatCompletionRequest, *, timeout: float | None = None
     ) -> AsyncIterator[ChatCompletionChunk]:
         if self.urls.stream is None:
             raise self._unsupported("streaming (route predict has no streaming method; use raw or chat)")
-        await tokenizer_ready(self.tokenizer)
-        body = self._wire.body(request, stream=True)
-        parser = self._wire.stream_parser(request)
-        sent = 0
-        async with self._http.stream(self.urls.stream, body, self._timeout(timeout)) as response:
-            try:
-                async for event in iter_sse_events(_google_errors_raised(response.lines(), self.name)):
-                    for chunk in parser.feed(event.data):
-                        sent += 1
-                        yield chunk
-                    if parser.finished and event.data == "[DONE]":
-                        return
-            except StreamInterruptedError as exc:
-                exc.chunks_received = sent
-                self._own(exc)
-                raise
-            except GatewayError as exc:
-                if exc.retryable or sent:
-                    raise StreamInterruptedError(
-                        f"stream broke off after {sent} chunks: {exc.message}",
-                        chunks_received=sent,
-                        deployment=self.name,
-                        code=exc.code,
-                    ) from exc
-                self._own(exc)
-                raise
-        if not parser.finished:
-            raise StreamInterruptedError(
-                f"stream ended after {sent} chunks without a finish reason",
-                chunks_received=sent,
-                deployment=self.name,
-            )
+        with self._scrubbed:
+            await tokenizer_ready(self.tokenizer)
+            body = self._wire.body(request, stream=True)
+            parser = self._wire.stream_parser(request)
+            sent = 0
+            async with self._http.stream(self.urls.stream, body, self._timeout(timeout)) as response:
+                try:
+                    async for event in iter_sse_events(_google_errors_raised(response.lines(), self.name)):
+                        for chunk in parser.feed(event.data):
+                            sent += 1
+                            yield chunk
+                        if parser.finished and event.data == "[DONE]":
+                            return
+                except StreamInterruptedError as exc:
+                    exc.chunks_received = sent
+                    self._own(exc)
+                    raise
+                except GatewayError as exc:
+                    if exc.retryable or sent:
+                        raise StreamInterruptedError(
+                            f"stream broke off after {sent} chunks: {exc.message}",
+                            chunks_received=sent,
+                            deployment=self.name,
+                            code=exc.code,
+                        ) from exc
+                    self._own(exc)
+                    raise
+            if not parser.finished:
+                raise StreamInterruptedError(
+                    f"stream ended after {sent} chunks without a finish reason",
+                    chunks_received=sent,
+                    deployment=self.name,
+                )
 
     async def aclose(self) -> None:
         await self.tokens.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 
@@ -34,9 +35,26 @@ def add_serve_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from llmgateway.server.runner import serve
+    from llmgateway.server.runner import configure_logging, serve
 
     if args.workers is not None and args.workers < 1:
         raise SystemExit("llmgateway serve: --workers must be at least 1")
-    serve(args.config, args.host, args.port, args.workers, args.log_level)
+    # Logging first, then the scrubber on its handlers: no log line of this process (the server's,
+    # uvicorn's, the HTTP clients', a traceback) can show a key or password from the config.
+    configure_logging(args.log_level)
+    uninstall = install_scrubbing(args.config)
+    try:
+        serve(args.config, args.host, args.port, args.workers, args.log_level)
+    finally:
+        uninstall()
     return 0
+
+
+def install_scrubbing(config_path: str | None) -> Callable[[], None]:
+    """Scrub the config's secrets (and anything shaped like a credential) from every log record of
+    this process; returns the function that stops it."""
+    from llmgateway.config import load_config
+    from llmgateway.secret_scrub import SecretScrubber, install
+
+    scrubber = SecretScrubber.from_config(load_config(config_path)) if config_path else SecretScrubber()
+    return install(scrubber)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ from llmgateway.errors import (
     ServiceUnavailableError,
     UpstreamServerError,
 )
+from llmgateway.secret_scrub import scrub_credentials
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from starlette.types import Send
 
 logger = logging.getLogger("llmgateway.server")
+Scrub = Callable[[str], str]
 
 JSON_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
 _HTTP_TYPES = {
@@ -54,16 +57,16 @@ def _param(error: GatewayError) -> str | None:
     return getattr(error, "param", None)
 
 
-def _upstream_refusal(error: GatewayError) -> GatewayError:
+def _upstream_refusal(error: GatewayError, scrub: Scrub) -> GatewayError:
     """An upstream's 401/403/404 is the gateway's misconfiguration, not the client's: a 502 that
     names the deployment. The upstream's own message may quote its credentials, so it goes to
-    the log only."""
+    the log only, scrubbed."""
     logger.warning(
         "deployment %s refused the gateway (%d %s): %s",
         error.deployment,
         error.status_code,
         type(error).__name__,
-        error.message,
+        scrub(error.message),
     )
     return UpstreamServerError(
         f"deployment '{error.deployment}' refused the gateway's request ({error.status_code}): its "
@@ -74,13 +77,18 @@ def _upstream_refusal(error: GatewayError) -> GatewayError:
     )
 
 
-def render(error: GatewayError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    """Status, JSON body and headers (Retry-After where the client should wait)."""
+def render(
+    error: GatewayError, scrub: Scrub = scrub_credentials
+) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """Status, JSON body and headers (Retry-After where the client should wait). The message is
+    scrubbed: by default of anything shaped like a credential; pass the gateway's
+    ``SecretScrubber`` to also remove every secret of its config."""
     if error.deployment is not None and isinstance(
         error, (AuthenticationError, PermissionDeniedError, NotFoundError)
     ):
-        error = _upstream_refusal(error)
+        error = _upstream_refusal(error, scrub)
     body = error.to_openai_body()
+    body["error"]["message"] = scrub(str(body["error"]["message"]))
     if body["error"].get("param") is None:
         body["error"]["param"] = _param(error)
     headers = list(JSON_HEADERS)
@@ -108,8 +116,8 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, error: GatewayError) -> None:
-    status, body, headers = render(error)
+async def send_error(send: Send, error: GatewayError, scrub: Scrub = scrub_credentials) -> None:
+    status, body, headers = render(error, scrub)
     await send_json(send, status, body, headers)
 
 

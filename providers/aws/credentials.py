@@ -96,6 +96,13 @@ class AwsCredentials:
         assert self._frozen is not None
         return self._frozen
 
+    def known_values(self) -> tuple[str, ...]:
+        """The credentials in use now (what error messages must never show)."""
+        frozen = self._frozen
+        if frozen is None:
+            return ()
+        return tuple(v for v in (frozen.access_key, frozen.secret_key, frozen.token) if v)
+
     def invalidate(self) -> None:
         """Forget the chain's answer (after the service rejected it): the next call resolves the
         chain again, in a new session (a session keeps what it resolved), picking up rotated keys
