@@ -1,0 +1,120 @@
+"""Credentials: provider API keys, tokens, private keys, and secret-looking assignments.
+
+Known formats are matched whole (``sk-ant-...``, ``AKIA...``, ``ghp_...``, JWTs, PEM blocks).
+For ``Bearer <token>`` and assignments (``api_key=...``, ``"password": "..."``) only the value is
+taken, so the redacted text still says what was there. A value in prose form (``secret: ...`` with
+a space, ``Bearer ...``) must look random (a digit, mixed case, or long) to count, so a sentence
+such as "the secret: everything" is left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from llmgateway.guardrails.pii.settings import PiiKind
+
+_TOKEN_CHARS = r"[A-Za-z0-9_\-]"
+
+# Whole-token formats. Each starts with a literal, which lets the regex engine skip ahead fast.
+_KNOWN_TOKENS = (
+    rf"sk-ant-{_TOKEN_CHARS}{{20,}}",  # Anthropic
+    rf"sk-llmgw-[a-z2-7]{{12}}-{_TOKEN_CHARS}{{16,}}",  # llmgateway virtual keys
+    rf"sk-(?:proj-|svcacct-|admin-)?{_TOKEN_CHARS}{{20,}}",  # OpenAI
+    r"(?:AKIA|ASIA)[A-Z0-9]{16}",  # AWS access key ids
+    r"gh[pousr]_[A-Za-z0-9]{30,}",  # GitHub tokens
+    r"github_pat_[A-Za-z0-9_]{22,}",
+    r"xox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack
+    r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
+    r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
+    rf"eyJ{_TOKEN_CHARS}{{5,}}\.eyJ{_TOKEN_CHARS}{{5,}}\.{_TOKEN_CHARS}*",  # JWT
+)
+_PEM = (
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
+    r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|[\s\S]*)"  # unterminated: to the end
+)
+_SECRET_NAMES = (
+    r"api[_\-]?key|apikey|api[_\-]?token|access[_\-]?key(?:[_\-]?id)?|secret[_\-]?access[_\-]?key"
+    r"|client[_\-]?secret|secret[_\-]?key|secret|access[_\-]?token|auth[_\-]?token"
+    r"|refresh[_\-]?token|session[_\-]?token|token|password|passwd|passphrase|pwd|private[_\-]?key"
+)
+# name, optional closing quote, ':' / '=' / '=>', then a quoted or bare value.
+_ASSIGNMENT = (
+    rf"(?<![A-Za-z0-9])(?:{_SECRET_NAMES})[\"']?(?P<op>\s*(?:=>|[:=])(?P<gap>\s*))"
+    r"(?:\"(?P<dq>[^\"\n]{8,})\"|'(?P<sq>[^'\n]{8,})'|(?P<bare>[^\s\"',;)}\]]{8,}))"
+)
+_BEARER = r"(?<![A-Za-z0-9])[Bb]earer\s+(?P<bearer>[A-Za-z0-9._~+/\-]{8,}=*)"
+
+
+class SecretDetector:
+    """API keys and tokens of the common providers, PEM private keys, bearer tokens and values
+    assigned to secret-sounding names (api_key, password, secret, token, ...)."""
+
+    kind: PiiKind = "secret"
+
+    def __init__(self) -> None:
+        self._known = re.compile(rf"(?:{'|'.join(_KNOWN_TOKENS)})(?![A-Za-z0-9_\-])")
+        self._pem = re.compile(_PEM)
+        self._assignment = re.compile(_ASSIGNMENT, re.IGNORECASE)
+        self._bearer = re.compile(_BEARER)
+        # One cheap pass decides which of the slower patterns are worth running at all.
+        self._triggers = re.compile(
+            r"sk-|[sr]k_|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|eyJ"
+            r"|(?P<pem>-----BEGIN)|(?P<bearer>[Bb]earer)"
+            r"|(?P<name>(?i:key|secret|token|passw|pwd|passphrase))"
+        )
+
+    def find(self, text: str) -> Iterator[tuple[int, int]]:
+        wanted = {trigger.lastgroup or "known" for trigger in self._triggers.finditer(text)}
+        if wanted:
+            # Two patterns may take the same span (a JWT after "Bearer"): report it once.
+            yield from dict.fromkeys(self._spans(text, wanted))
+
+    def _spans(self, text: str, wanted: set[str]) -> Iterator[tuple[int, int]]:
+        if "known" in wanted:
+            for match in self._known.finditer(text):
+                if match.start() == 0 or not _is_token_char(text[match.start() - 1]):
+                    yield match.span()
+        if "pem" in wanted:
+            for match in self._pem.finditer(text):
+                yield match.span()
+        if "bearer" in wanted:
+            for match in self._bearer.finditer(text):
+                start, end = _trim_period(text, *match.span("bearer"))
+                if _looks_random(text[start:end]):
+                    yield start, end
+        if "name" in wanted:
+            yield from self._assignments(text)
+
+    def _assignments(self, text: str) -> Iterator[tuple[int, int]]:
+        for match in self._assignment.finditer(text):
+            for group in ("dq", "sq", "bare"):
+                value = match.group(group)
+                if value is None:
+                    continue
+                # "password=hunter2hunter" is clearly an assignment; "the secret: everything"
+                # (a space after the colon, no quotes) is prose unless the value looks random.
+                prose = group == "bare" and match.group("gap") != "" and "=" not in match.group("op")
+                start, end = match.span(group)
+                if group == "bare":
+                    start, end = _trim_period(text, start, end)
+                if end - start >= 8 and (not prose or _looks_random(text[start:end])):
+                    yield start, end
+
+
+def _trim_period(text: str, start: int, end: int) -> tuple[int, int]:
+    """Without the full stop of the sentence the value ends."""
+    while end > start and text[end - 1] == ".":
+        end -= 1
+    return start, end
+
+
+def _is_token_char(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char in "_-")
+
+
+def _looks_random(value: str) -> bool:
+    """A credential rather than a word: it has a digit, mixes upper and lower case, or is long."""
+    if len(value) >= 24 or any(char.isdigit() for char in value):
+        return True
+    return any(char.isupper() for char in value[1:]) and any(char.islower() for char in value)
