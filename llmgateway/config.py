@@ -192,7 +192,8 @@ def parse_config(data: Any, *, env: Mapping[str, str] | None = None, source: str
     try:
         return GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from exc
+        # Not chained: pydantic's own message quotes each input value, which may be a secret.
+        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -207,7 +208,11 @@ def read_yaml(path: str | Path) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+        # Where and what, not the offending line itself: it may hold a key.
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{file}: not valid YAML{where}: {problem}") from None
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -123,3 +123,17 @@ def test_errors_never_echo_string_values_such_as_secrets() -> None:
         parse_config(data, env={"KEY": "sk-live-SECRET"})
     assert "apikey: Extra inputs are not permitted" in str(caught.value)
     assert "SECRET" not in str(caught.value)
+
+
+def test_config_errors_never_quote_a_secret(tmp_path: Path) -> None:
+    """A bad YAML line or a wrong value may hold a key: errors say where, not what."""
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text('models:\n  chat:\n    api_key: "sk-live-9f8e7d6c5b4a\n  x: [\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad_yaml)
+    assert "sk-live-9f8e7d6c5b4a" not in str(caught.value) and "line" in str(caught.value)
+    bad_value = {"models": {"chat": {"deployments": [{"provider": "mock", "timeout": "sk-live-9f8e7d6c5b4a"}]}}}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(bad_value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert "sk-live-9f8e7d6c5b4a" not in str(caught.value)

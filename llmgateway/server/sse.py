@@ -6,11 +6,10 @@ and with it the upstream call."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import TYPE_CHECKING
 
-from llmgateway.errors import GatewayError
+from llmgateway.errors import ContentPolicyError, GatewayError
 from llmgateway.server.disconnect import DisconnectWatch
 from llmgateway.sse import SSE_DONE
 from llmgateway.types import ChatCompletionChunk
@@ -36,8 +35,8 @@ def _encode(chunk: ChatCompletionChunk) -> bytes:
 async def send_stream(
     stream: ChatStream, headers: list[tuple[bytes, bytes]], receive: Receive, send: Send
 ) -> tuple[str, GatewayError | None]:
-    """Send the stream; returns its outcome (``completed``, ``client_closed`` or ``failed``) and
-    the error that broke it off, if any."""
+    """Send the stream; returns its outcome (``completed``, ``client_closed``, ``failed``, or
+    ``refused`` by the content policy) and the error that broke it off, if any."""
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     watch = DisconnectWatch(receive)
     outcome = "completed"
@@ -47,12 +46,14 @@ async def send_stream(
             async for chunk in stream:
                 await send({"type": "http.response.body", "body": _encode(chunk), "more_body": True})
         except GatewayError as exc:
-            outcome, failure = "failed", exc
+            outcome, failure = "refused" if isinstance(exc, ContentPolicyError) else "failed", exc
         watch.stop()
         if failure is None:
             await send({"type": "http.response.body", "body": SSE_DONE})
         else:
-            event = b"data: " + json.dumps(failure.to_openai_body()).encode() + b"\n\n"
+            from llmgateway.server.errors import render
+
+            event = b"data: " + render(failure)[1] + b"\n\n"  # scrubbed like any error answer
             await send({"type": "http.response.body", "body": event})
     except asyncio.CancelledError:
         if not watch.absorb():
