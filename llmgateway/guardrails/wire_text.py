@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from llmgateway.types import (
     ChatCompletion,
@@ -23,7 +23,7 @@ from llmgateway.types import (
 )
 
 Rewrite = Callable[[str], str]
-Request = TypeVar("Request", ChatCompletionRequest, CompletionRequest, EmbeddingRequest)
+Request = TypeVar("Request", bound=ChatCompletionRequest | CompletionRequest | EmbeddingRequest)
 
 
 def _message_texts(message: ChatMessage) -> list[str]:
@@ -104,7 +104,7 @@ def rewritten(request: Request, rewrite: Rewrite) -> Request:
             update["input"] = [rewrite(v) if isinstance(v, str) else v for v in value]
     if request.user:
         update["user"] = rewrite(request.user)
-    return request.model_copy(update=update)
+    return cast(Request, request.model_copy(update=update))  # isinstance narrowed the TypeVar
 
 
 def _restore_json(arguments: str, restore: Rewrite) -> str:

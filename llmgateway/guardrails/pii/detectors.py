@@ -48,6 +48,7 @@ class IpDetector:
 
     def __init__(self) -> None:
         self._v4 = re.compile(rf"(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w]|\.[0-9])")
+        self._v4_hint = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]")
         self._v6 = re.compile(
             r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
             r"(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?![\w]|:[0-9A-Fa-f:]|\.[0-9])"
@@ -56,7 +57,7 @@ class IpDetector:
     def find(self, text: str) -> Iterator[tuple[int, int]]:
         v6_spans = list(self._find_v6(text)) if "::" in text or text.count(":") >= 7 else []
         yield from v6_spans
-        if "." in text:
+        if "." in text and self._v4_hint.search(text):
             for match in self._v4.finditer(text):
                 # The IPv4 tail of "::ffff:192.168.1.1" is part of the IPv6 address already.
                 if not any(start <= match.start() < end for start, end in v6_spans):

@@ -16,19 +16,21 @@ from llmgateway.guardrails.pii.settings import PiiKind
 
 _TOKEN_CHARS = r"[A-Za-z0-9_\-]"
 
-# Whole-token formats. Each starts with a literal, which lets the regex engine skip ahead fast.
-_KNOWN_TOKENS = (
-    rf"sk-ant-{_TOKEN_CHARS}{{20,}}",  # Anthropic
-    rf"sk-llmgw-[a-z2-7]{{12}}-{_TOKEN_CHARS}{{16,}}",  # llmgateway virtual keys
-    rf"sk-(?:proj-|svcacct-|admin-)?{_TOKEN_CHARS}{{20,}}",  # OpenAI
-    r"(?:AKIA|ASIA)[A-Z0-9]{16}",  # AWS access key ids
-    r"gh[pousr]_[A-Za-z0-9]{30,}",  # GitHub tokens
-    r"github_pat_[A-Za-z0-9_]{22,}",
-    r"xox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack
-    r"AIza[0-9A-Za-z_\-]{35}",  # Google API keys
-    r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
-    rf"eyJ{_TOKEN_CHARS}{{5,}}\.eyJ{_TOKEN_CHARS}{{5,}}\.{_TOKEN_CHARS}*",  # JWT
+# Whole-token formats, each with the literals that must be in the text for it to match: a plain
+# substring test (fast) decides which patterns run at all.
+_KNOWN_TOKENS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("sk-",), rf"sk-ant-{_TOKEN_CHARS}{{20,}}"),  # Anthropic
+    (("sk-",), rf"sk-llmgw-[a-z2-7]{{12}}-{_TOKEN_CHARS}{{16,}}"),  # llmgateway virtual keys
+    (("sk-",), rf"sk-(?:proj-|svcacct-|admin-)?{_TOKEN_CHARS}{{20,}}"),  # OpenAI
+    (("AKIA", "ASIA"), r"(?:AKIA|ASIA)[A-Z0-9]{16}"),  # AWS access key ids
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub tokens
+    (("github_pat_",), r"github_pat_[A-Za-z0-9_]{22,}"),
+    (("xox",), r"xox[abprs]-[A-Za-z0-9\-]{10,}"),  # Slack
+    (("AIza",), r"AIza[0-9A-Za-z_\-]{35}"),  # Google API keys
+    (("sk_live_", "rk_live_", "sk_test_", "rk_test_"), r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"),  # Stripe
+    (("eyJ",), rf"eyJ{_TOKEN_CHARS}{{5,}}\.eyJ{_TOKEN_CHARS}{{5,}}\.{_TOKEN_CHARS}*"),  # JWT
 )
+_NAME_WORDS = ("key", "secret", "token", "passw", "pwd", "passphrase")
 _PEM = (
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"
     r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|[\s\S]*)"  # unterminated: to the end
@@ -53,41 +55,50 @@ class SecretDetector:
     kind: PiiKind = "secret"
 
     def __init__(self) -> None:
-        self._known = re.compile(rf"(?:{'|'.join(_KNOWN_TOKENS)})(?![A-Za-z0-9_\-])")
+        end = r"(?![A-Za-z0-9_\-])"
+        self._known = [(literals, re.compile(pattern + end)) for literals, pattern in _KNOWN_TOKENS]
         self._pem = re.compile(_PEM)
         self._assignment = re.compile(_ASSIGNMENT, re.IGNORECASE)
         self._bearer = re.compile(_BEARER)
-        # One cheap pass decides which of the slower patterns are worth running at all.
-        self._triggers = re.compile(
-            r"sk-|[sr]k_|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|eyJ"
-            r"|(?P<pem>-----BEGIN)|(?P<bearer>[Bb]earer)"
-            r"|(?P<name>(?i:key|secret|token|passw|pwd|passphrase))"
-        )
+        self._name_word = re.compile("|".join(_NAME_WORDS))
 
     def find(self, text: str) -> Iterator[tuple[int, int]]:
-        wanted = {trigger.lastgroup or "known" for trigger in self._triggers.finditer(text)}
-        if wanted:
-            # Two patterns may take the same span (a JWT after "Bearer"): report it once.
-            yield from dict.fromkeys(self._spans(text, wanted))
+        # Two patterns may take the same span (a JWT after "Bearer"): report it once.
+        yield from dict.fromkeys(self._spans(text))
 
-    def _spans(self, text: str, wanted: set[str]) -> Iterator[tuple[int, int]]:
-        if "known" in wanted:
-            for match in self._known.finditer(text):
-                if match.start() == 0 or not _is_token_char(text[match.start() - 1]):
-                    yield match.span()
-        if "pem" in wanted:
+    def _spans(self, text: str) -> Iterator[tuple[int, int]]:
+        for literals, pattern in self._known:
+            if any(literal in text for literal in literals):
+                for match in pattern.finditer(text):
+                    if match.start() == 0 or not _is_token_char(text[match.start() - 1]):
+                        yield match.span()
+        if "-----BEGIN" in text:
             for match in self._pem.finditer(text):
                 yield match.span()
-        if "bearer" in wanted:
+        if "earer" in text:
             for match in self._bearer.finditer(text):
                 start, end = _trim_period(text, *match.span("bearer"))
                 if _looks_random(text[start:end]):
                     yield start, end
-        if "name" in wanted:
-            yield from self._assignments(text)
+        lowered = text.lower()
+        if len(lowered) == len(text) and any(word in lowered for word in _NAME_WORDS):
+            yield from self._assignments(text, lowered)
+        elif len(lowered) != len(text):  # lower() changed the length (rare letters): scan it all
+            yield from self._assignments_in(text, 0, len(text))
 
-    def _assignments(self, text: str) -> Iterator[tuple[int, int]]:
-        for match in self._assignment.finditer(text):
+    def _assignments(self, text: str, lowered: str) -> Iterator[tuple[int, int]]:
+        """Only around the secret-sounding words: the case-blind pattern is slow over a whole text."""
+        window_end = 0
+        for word in self._name_word.finditer(lowered):
+            if word.start() < window_end:
+                continue
+            line_end = text.find("\n", word.end() + 64)
+            window_end = len(text) if line_end == -1 else line_end + 1
+            # Names such as "client_secret" start before the word; values end by the line's end.
+            yield from self._assignments_in(text, max(0, word.start() - 24), window_end)
+
+    def _assignments_in(self, text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+        for match in self._assignment.finditer(text, start, end):
             for group in ("dq", "sq", "bare"):
                 value = match.group(group)
                 if value is None:
@@ -95,11 +106,11 @@ class SecretDetector:
                 # "password=hunter2hunter" is clearly an assignment; "the secret: everything"
                 # (a space after the colon, no quotes) is prose unless the value looks random.
                 prose = group == "bare" and match.group("gap") != "" and "=" not in match.group("op")
-                start, end = match.span(group)
+                value_start, value_end = match.span(group)
                 if group == "bare":
-                    start, end = _trim_period(text, start, end)
-                if end - start >= 8 and (not prose or _looks_random(text[start:end])):
-                    yield start, end
+                    value_start, value_end = _trim_period(text, value_start, value_end)
+                if value_end - value_start >= 8 and (not prose or _looks_random(text[value_start:value_end])):
+                    yield value_start, value_end
 
 
 def _trim_period(text: str, start: int, end: int) -> tuple[int, int]:
