@@ -4,6 +4,10 @@ as the text arrives.
 A placeholder may arrive split across chunks ("<EMA", "IL_1>"): each choice's text (and each tool
 call's arguments) runs through its own restorer, which holds back only a fragment that could still
 become a placeholder, and lets it go at the choice's finish or the stream's end.
+
+The blocklist sees the restored text before the caller does. A chunk whose text ends in a match
+that the next chunk may still turn into a longer word ("ass" before "ets") is held back, with the
+chunks after it, until the policy decides; a refusal is raised before the term is sent.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ async def guarded_chunks(
     """``on_refused`` audits an answer the output policy stopped, before the refusal is raised."""
     states: dict[int, _ChoiceState] = {}
     last: ChatCompletionChunk | None = None
+    held: list[ChatCompletionChunk] = []  # chunks waiting for the policy's decision
     try:
         async for chunk in upstream:
             last = chunk
@@ -90,23 +95,29 @@ async def guarded_chunks(
                 # The usage chunk comes after every choice finished: anything held goes first.
                 leftover = _leftover(states, chunk)
                 if leftover is not None:
+                    held.append(leftover)
                     _check(leftover, states)
-                    yield leftover
             for choice in chunk.choices:
                 state = states.get(choice.index)
                 if state is None:
                     state = states[choice.index] = _ChoiceState(redaction, policy)
                 _restore_choice(choice, state, redaction, final=choice.finish_reason is not None)
-            _check(chunk, states)
-            yield chunk
+            held.append(chunk)
+            if _check(chunk, states):
+                continue
+            for ready in held:
+                yield ready
+            held.clear()
         if last is not None:
             leftover = _leftover(states, last)
             if leftover is not None:
+                held.append(leftover)
                 _check(leftover, states)
-                yield leftover
         for state in states.values():
             if state.check is not None:
-                await state.check.finish()  # the classifier's verdict on the whole answer
+                await state.check.finish()  # what is pending, then the classifier on the answer
+        for ready in held:
+            yield ready
     except ContentPolicyError as refusal:
         await on_refused(refusal)
         raise
@@ -116,8 +127,9 @@ async def guarded_chunks(
             await closer()
 
 
-def _check(chunk: ChatCompletionChunk, states: dict[int, _ChoiceState]) -> None:
-    """The blocklist on the text about to reach the caller: raises before it is sent."""
+def _check(chunk: ChatCompletionChunk, states: dict[int, _ChoiceState]) -> bool:
+    """The blocklist on the text about to reach the caller: raises before it is sent. True when
+    some choice's text ends in an undecided match: hold the chunk back."""
     for choice in chunk.choices:
         state = states.get(choice.index)
         if state is None or state.check is None:
@@ -127,3 +139,6 @@ def _check(chunk: ChatCompletionChunk, states: dict[int, _ChoiceState]) -> None:
         for call in choice.delta.tool_calls or ():
             if call.function is not None and call.function.arguments:
                 state.check.feed(call.function.arguments)
+        if choice.finish_reason is not None:
+            state.check.end()  # the choice's text is complete: what is pending is decided
+    return any(s.check is not None and s.check.pending for s in states.values())

@@ -130,3 +130,23 @@ async def test_the_policy_stops_the_stream_before_the_term_is_sent() -> None:
     assert "".join(sent) == "this is a forb"
     assert upstream.closed
     await policy.aclose()
+
+
+async def test_a_term_that_becomes_a_longer_word_is_held_then_sent() -> None:
+    policy = ContentPolicy.from_config(
+        PolicyConfig.model_validate({"blocklist": [{"category": "p", "terms": ["ass"]}]})
+    )
+    upstream = Upstream([_chunk("our ass"), _chunk("ets grew"), _chunk(finish="stop")])
+    out = await _texts(guarded_chunks(upstream, None, policy, _never))
+    assert out[0] == "our assets grew"
+    refused = Upstream([_chunk("you ass"), _chunk(finish="stop")])
+    sent: list[str] = []
+    with pytest.raises(ContentPolicyError):
+        async for chunk in guarded_chunks(refused, None, policy, _async_noop):
+            sent.append(chunk.choices[0].delta.content or "")
+    assert sent == []  # the pending chunk never left
+    await policy.aclose()
+
+
+async def _async_noop(error: GatewayError) -> None:
+    return None

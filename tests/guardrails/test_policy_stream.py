@@ -23,12 +23,21 @@ def check(**kwargs: object) -> StreamPolicyCheck:
 
 
 def feed_all(stream: StreamPolicyCheck, chunks: list[str]) -> int:
-    """How many chunks were accepted before the check refused (len(chunks) when none was)."""
+    """How many chunks were sent before the check refused (len(chunks) when none was): a chunk
+    the check holds pending is not sent until a later call decides it, and the text's end
+    (``end``) decides what is still pending."""
+    sent = 0
     for index, chunk in enumerate(chunks):
         try:
-            stream.feed(chunk)
+            pending = stream.feed(chunk)
         except ContentPolicyError:
-            return index
+            return sent
+        if not pending:
+            sent = index + 1
+    try:
+        stream.end()
+    except ContentPolicyError:
+        return sent
     return len(chunks)
 
 
@@ -46,6 +55,8 @@ def feed_all(stream: StreamPolicyCheck, chunks: list[str]) -> int:
     ],
 )
 def test_a_term_split_across_chunks_is_refused_when_its_last_piece_arrives(chunks: list[str]) -> None:
+    """The chunk completing the term is never sent: refused at once when the text goes on after
+    it, else held until the text's end."""
     stream = check()
     assert feed_all(stream, chunks) == len(chunks) - 1
 
@@ -76,11 +87,26 @@ def test_words_built_across_chunks_are_whole_words(chunks: list[str]) -> None:
     assert feed_all(stream, chunks) == len(chunks)
 
 
-def test_a_term_at_the_end_of_the_text_so_far_is_refused_at_once() -> None:
-    """The chunk that completes a term is refused, never sent, even if the next one would have
-    made it part of a longer word (the price of never leaking the term)."""
-    assert feed_all(check(), ["ass", "ets"]) == 0
-    assert feed_all(check(), ["pipe b", "omb", "s"]) == 1
+def test_a_term_at_the_end_of_the_text_so_far_waits_for_the_next_chunk() -> None:
+    """"ass" may be a word or the start of "assets": held (pending), not refused, until the next
+    chunk says which; the end of the text counts as a word's end."""
+    stream = check()
+    assert stream.feed("ass") is True and stream.pending
+    assert stream.feed("ets") is False and not stream.pending
+    stream.end()
+    assert feed_all(check(), ["pipe b", "omb", "s"]) == 3  # "pipe bombs" is another word
+    assert feed_all(check(), ["pipe b", "omb", "."]) == 1
+    stream = check()
+    assert stream.feed("a pipe bomb") is True
+    with pytest.raises(ContentPolicyError):
+        stream.end()
+
+
+async def test_finish_decides_what_is_pending() -> None:
+    stream = check()
+    stream.feed("you ass")
+    with pytest.raises(ContentPolicyError):
+        await stream.finish()
 
 
 def test_the_tail_stays_bounded_and_still_catches_a_term_after_a_long_answer() -> None:
@@ -91,8 +117,9 @@ def test_the_tail_stays_bounded_and_still_catches_a_term_after_a_long_answer() -
     assert len(stream._tail) <= 64
     assert stream._parts is None  # without a classifier the answer is not kept
     stream.feed("then a pipe")
+    assert stream.feed(" bomb") is True
     with pytest.raises(ContentPolicyError):
-        stream.feed(" bomb")
+        stream.feed("!")
 
 
 def test_a_word_cut_by_the_tail_is_not_mistaken_for_a_term() -> None:
@@ -171,6 +198,6 @@ async def test_finish_rechecks_the_blocklist_on_the_whole_answer_when_it_is_kept
 async def test_a_refused_stream_refuses_again_at_finish() -> None:
     stream = classified_policy().stream_check()
     with pytest.raises(ContentPolicyError):
-        stream.feed("pipe bomb")
+        stream.feed("pipe bomb here")
     with pytest.raises(ContentPolicyError):
         await stream.finish()

@@ -4,6 +4,10 @@ Each delta is matched together with a bounded tail of what came before it, so a 
 chunks ("pipe b" + "omb") is caught the moment its last piece arrives, while the work per chunk
 stays constant however long the answer grows. The tail is kept raw (not normalised) so a
 character split from its combining mark across chunks still normalises as one.
+
+A match that ends exactly where the text so far ends is not decided yet: "ass" may be a word of
+its own, or the start of "assets". ``feed`` then answers True (pending) and the stream holds that
+chunk back until the next delta, the choice's end (``end``) or ``finish`` decides.
 """
 
 from __future__ import annotations
@@ -44,32 +48,45 @@ class StreamPolicyCheck:
         # The whole answer is kept only when the classifier needs it at the end.
         self._parts: list[str] | None = [] if self._final_check is not None else None
         self._refused: ContentPolicyError | None = None
+        # The category of a match that ends where the text so far ends (undecided), if any.
+        self._pending: str | None = None
 
-    def feed(self, delta: str) -> None:
+    @property
+    def pending(self) -> bool:
+        return self._pending is not None
+
+    def feed(self, delta: str) -> bool:
         """Raise ContentPolicyError(stage="output") as soon as the answer so far breaks a blocklist
-        rule (and again on every later call: the stream must stop). A term at the very end of the
-        text so far counts: the chunk that completes it is refused, never sent."""
+        rule (and again on every later call: the stream must stop). True when a match ends at the
+        very end of the text so far: hold this delta back until the next call decides."""
         if self._refused is not None:
             raise self._refused
         if not delta:
-            return
+            return self.pending
         if self._parts is not None:
             self._parts.append(delta)
         if not self._match:
-            return
+            return False
         window = self._tail + delta
-        self._check(window, at_start=not self._tail_trimmed)
+        self._check(window, at_start=not self._tail_trimmed, last=True)
         if len(window) > self._tail_limit:
             window = window[-self._tail_limit :]
             self._tail_trimmed = True
         self._tail = window
+        return self.pending
+
+    def end(self) -> None:
+        """The answer's text is complete: a match held pending at its end breaks the rule."""
+        if self._refused is not None:
+            raise self._refused
+        if self._pending is not None:
+            self._refuse(self._pending)
 
     async def finish(self) -> None:
         """At the end of the stream: the classifier on the whole answer, when one is configured for
         the output stage. The answer is then kept anyway, so the blocklist also runs on all of it
         first (catching patterns longer than the tail)."""
-        if self._refused is not None:
-            raise self._refused
+        self.end()
         if self._parts is None or self._final_check is None:
             return
         text = "".join(self._parts)
@@ -78,11 +95,22 @@ class StreamPolicyCheck:
             self._check(text, at_start=True)
         await self._final_check(text)
 
-    def _check(self, text: str, *, at_start: bool) -> None:
-        found = self._blocklist.search_normalised(normalise(text), at_start=at_start)
-        if found is not None:
-            # Imported here: the engine imports this module.
-            from llmgateway.guardrails.policy.engine import refusal
+    def _check(self, text: str, *, at_start: bool, last: bool = False) -> None:
+        """``last``: ``text`` ends where the answer so far ends, so a match reaching its end is
+        only pending."""
+        normalised = normalise(text)
+        found = self._blocklist.search_normalised(normalised, at_start=at_start)
+        self._pending = None
+        if found is None:
+            return
+        if last and found.end == len(normalised):
+            self._pending = found.category
+            return
+        self._refuse(found.category)
 
-            self._refused = refusal("output", "blocklist rule", found.category)
-            raise self._refused
+    def _refuse(self, category: str) -> None:
+        # Imported here: the engine imports this module.
+        from llmgateway.guardrails.policy.engine import refusal
+
+        self._refused = refusal("output", "blocklist rule", category)
+        raise self._refused
