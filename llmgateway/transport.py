@@ -114,7 +114,11 @@ class HttpxSender:
     ) -> HttpResponse:
         import httpx
 
-        kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        # Never follow a redirect, even on a client set to: the gateway only calls URLs in its
+        # config, and a 3xx is the upstream's error to report, not a new address to try.
+        kwargs: dict[str, Any] = {"follow_redirects": False}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
         try:
             response = await self.client.post(url, content=body, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
@@ -129,7 +133,9 @@ class HttpxSender:
     ) -> AsyncIterator[_HttpxStream]:
         import httpx
 
-        kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        kwargs: dict[str, Any] = {"follow_redirects": False}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
         try:
             async with self.client.stream("POST", url, content=body, headers=headers, **kwargs) as response:
                 yield _HttpxStream(response)
@@ -296,7 +302,7 @@ class HttpPool:
             from httpx_aiohttp import AiohttpTransport
 
             transport = AiohttpTransport(client=self._aiohttp_session)
-            self._owned_client = httpx.AsyncClient(transport=transport, timeout=None)
+            self._owned_client = httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
         return self._owned_client
 
     def sender(self, client: httpx.AsyncClient | None = None) -> HttpSender:

@@ -20,6 +20,7 @@ from llmgateway.config import GatewayConfig, load_config, parse_config
 from llmgateway.server.auth import build_authenticator
 from llmgateway.server.errors import http_exception, unexpected
 from llmgateway.server.health import health_routes, metrics_routes
+from llmgateway.server.openapi import openapi_route
 from llmgateway.server.routes_openai import openai_routes
 from llmgateway.server.state import ServerState
 
@@ -59,7 +60,11 @@ def _optional_routes(state: ServerState) -> list[BaseRoute]:
     if not state.config.master_key:
         return []
     mounts: list[BaseRoute] = []
-    limit = state.config.max_body_bytes
+    config = state.config
+
+    def limited(app: ASGIApp) -> BodyLimit:
+        return BodyLimit(app, config.max_body_bytes, config.body_timeout_seconds, config.max_json_depth)
+
     try:
         from llmgateway.server.admin import admin_routes
     except ImportError:
@@ -67,7 +72,7 @@ def _optional_routes(state: ServerState) -> list[BaseRoute]:
     else:
         from starlette.routing import Router
 
-        mounts.append(Mount("/admin", app=BodyLimit(Router(routes=admin_routes(state)), limit)))
+        mounts.append(Mount("/admin", app=limited(Router(routes=admin_routes(state)))))
     if state.config.dashboard:
         try:
             from llmgateway.server.dashboard import dashboard_routes
@@ -76,7 +81,7 @@ def _optional_routes(state: ServerState) -> list[BaseRoute]:
         else:
             from starlette.routing import Router
 
-            mounts.append(Mount("/ui", app=BodyLimit(Router(routes=dashboard_routes(state)), limit)))
+            mounts.append(Mount("/ui", app=limited(Router(routes=dashboard_routes(state)))))
     return mounts
 
 
@@ -151,7 +156,13 @@ def create_app(config: AppConfig = None, *, gateway: Gateway | None = None) -> F
                 await state.authenticator.aclose()
 
     api = openai_routes(state)
-    routes = [*api, *health_routes(state), *metrics_routes(state), *_optional_routes(state)]
+    routes = [
+        *api,
+        openapi_route(),
+        *health_routes(state),
+        *metrics_routes(state),
+        *_optional_routes(state),
+    ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

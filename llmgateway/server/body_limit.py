@@ -1,18 +1,31 @@
-"""The request body size limit: 413 as soon as a body is known to pass it (its Content-Length, or
-the bytes counted as they arrive), without reading the rest."""
+"""Request body limits: 413 as soon as a body is known to pass the size limit (its Content-Length,
+or the bytes counted as they arrive) without reading the rest; 408 (and the connection closed)
+when a client has not sent its whole body within the body timeout; 400 for JSON nested deeper
+than the depth limit (the /v1 routes check that themselves, ``BodyLimit`` does it for the rest)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from llmgateway.errors import BadRequestError
+from llmgateway.server.json_limits import check_depth
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# Sent with a 408: the rest of a stalled body may still arrive, so the connection cannot be reused.
+CLOSE = (b"connection", b"close")
+
 
 class ClientGone(Exception):
     """The client disconnected before its request body arrived."""
+
+
+class BodyTimeout(BadRequestError):
+    """The client did not send its whole body in time (408; its connection is closed)."""
+
+    status_code = 408
 
 
 def too_large(limit: int) -> BadRequestError:
@@ -23,6 +36,14 @@ def too_large(limit: int) -> BadRequestError:
     )
 
 
+def too_slow(seconds: float) -> BodyTimeout:
+    return BodyTimeout(
+        f"the request body did not arrive within {seconds:g} seconds; send it at once, or raise "
+        "server.body_timeout_seconds",
+        code="request_timeout",
+    )
+
+
 def declared_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -30,10 +51,39 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float | None = None) -> bytes:
+    """The whole body, under the size limit and (with ``timeout``) within that many seconds."""
     declared = declared_length(scope)
     if declared is not None and declared > limit:
         raise too_large(limit)
+    if timeout is None:
+        return await _read(receive, limit)
+    # A timer that cancels this task, rather than asyncio.timeout (3.11+) or wait_for (a task per
+    # read): the usual body has already arrived and costs one scheduled callback.
+    task = asyncio.current_task()
+    assert task is not None
+    fired = False
+
+    def expire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(timeout, expire)
+    try:
+        return await _read(receive, limit)
+    except asyncio.CancelledError:
+        if not fired:
+            raise
+        uncancel = getattr(task, "uncancel", None)  # 3.11+: this cancel was ours, not the caller's
+        if uncancel is not None:
+            uncancel()
+        raise too_slow(timeout) from None
+    finally:
+        timer.cancel()
+
+
+async def _read(receive: Receive, limit: int) -> bytes:
     message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientGone()
@@ -57,38 +107,52 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(parts)
 
 
-class BodyLimit:
-    """The same limit around an ASGI app that reads bodies itself (the admin API, the dashboard)."""
+async def send_refusal(send: Send, error: BadRequestError) -> None:
+    """The error answer; after a 408 it also closes the connection (uvicorn honours the header)."""
+    from llmgateway.server.errors import render, send_json
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    status, body, headers = render(error)
+    if isinstance(error, BodyTimeout):
+        headers.append(CLOSE)
+    await send_json(send, status, body, headers)
+
+
+def _is_form(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bool(value.startswith((b"application/x-www-form-urlencoded", b"multipart/")))
+    return False
+
+
+class BodyLimit:
+    """The same limits around an ASGI app that reads bodies itself (the admin API, the dashboard).
+    A body is read whole (it is small: these are forms and admin calls), checked, and handed to
+    the app as one message; later receives (disconnect watching) go to the client as usual."""
+
+    def __init__(
+        self, app: ASGIApp, limit: int, timeout: float | None = None, max_depth: int | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
+        self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        from llmgateway.server.errors import send_error
-
-        declared = declared_length(scope)
-        if declared is not None and declared > self.limit:
-            await send_error(send, too_large(self.limit))
-            return
-        size = 0
-        limit = self.limit
-
-        async def counted() -> Message:
-            nonlocal size
-            message = await receive()
-            if message["type"] == "http.request":
-                size += len(message.get("body", b""))
-                if size > limit:
-                    raise too_large(limit)
-            return message
-
         try:
-            await self.app(scope, counted, send)
+            body = await read_body(scope, receive, self.limit, self.timeout)
+            if self.max_depth is not None and not _is_form(scope):
+                check_depth(body, self.max_depth)
+        except ClientGone:
+            return
         except BadRequestError as exc:
-            if exc.status_code != 413:
-                raise
-            await send_error(send, exc)  # fails if the app had started answering: then it is logged
+            await send_refusal(send, exc)
+            return
+        pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)

@@ -16,9 +16,10 @@ from pydantic import ValidationError
 from llmgateway.config import describe_validation_error
 from llmgateway.errors import BadRequestError, GatewayError, NotFoundError, PermissionDeniedError
 from llmgateway.metadata_headers import metadata_headers, safe_header_value
-from llmgateway.server.body_limit import ClientGone, read_body
+from llmgateway.server.body_limit import CLOSE, BodyTimeout, ClientGone, read_body
 from llmgateway.server.disconnect import DisconnectWatch
 from llmgateway.server.errors import JSON_HEADERS, internal_error_body, render, send_error, send_json
+from llmgateway.server.json_limits import DEFAULT_MAX_JSON_DEPTH, check_depth
 from llmgateway.server.sse import SSE_HEADERS, send_stream
 from llmgateway.types import (
     ChatCompletionRequest,
@@ -67,10 +68,12 @@ def _bad(message: str, param: str) -> BadRequestError:
     return BadRequestError(message, param=param)
 
 
-def parse_body(model_cls: type[W], raw: bytes) -> W:
-    """Validate the JSON body straight from bytes (one pass, in pydantic-core)."""
+def parse_body(model_cls: type[W], raw: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> W:
+    """Validate the JSON body straight from bytes (one pass, in pydantic-core), after the nesting
+    depth check (free unless the body has more brackets than ``max_depth``)."""
     if not raw.strip():
         raise BadRequestError("request body is empty; send a JSON object", code="invalid_json")
+    check_depth(raw, max_depth)
     try:
         return model_cls.model_validate_json(raw)
     except ValidationError as exc:
@@ -176,7 +179,8 @@ class OpenAIEndpoint:
         try:
             incoming = Incoming(scope)
             call.principal = await state.authenticator.authenticate(incoming.authorization)
-            raw = await read_body(scope, receive, state.config.max_body_bytes)
+            config = state.config
+            raw = await read_body(scope, receive, config.max_body_bytes, config.body_timeout_seconds)
             if self.kind == "chat":
                 await self._chat(call, raw, incoming, receive, send)
             else:
@@ -195,6 +199,8 @@ class OpenAIEndpoint:
                 error=type(exc).__name__,
                 deployment=exc.deployment,
             )
+            if isinstance(exc, BodyTimeout):
+                headers.append(CLOSE)  # the rest of the body may still come: no reuse
             await send_json(send, status, body, headers)
         except Exception:
             logger.exception("unexpected error answering %s", scope.get("path"))
@@ -213,7 +219,7 @@ class OpenAIEndpoint:
             )
 
     async def _chat(self, call: _Call, raw: bytes, incoming: Incoming, receive: Receive, send: Send) -> None:
-        request = parse_body(ChatCompletionRequest, raw)
+        request = parse_body(ChatCompletionRequest, raw, self.state.config.max_json_depth)
         model = call.model = request.model
         principal, started = call.principal, call.started
         assert principal is not None
@@ -262,11 +268,11 @@ class OpenAIEndpoint:
         pipeline = self.state.gateway.pipeline
         request: CompletionRequest | EmbeddingRequest
         if self.kind == "completion":
-            request = parse_body(CompletionRequest, raw)
+            request = parse_body(CompletionRequest, raw, self.state.config.max_json_depth)
             if request.stream:
                 raise _bad("streaming text completions are not supported; use /v1/chat/completions", "stream")
         else:
-            request = parse_body(EmbeddingRequest, raw)
+            request = parse_body(EmbeddingRequest, raw, self.state.config.max_json_depth)
         model = call.model = request.model
         principal, started = call.principal, call.started
         assert principal is not None

@@ -39,6 +39,32 @@ class ServerConfig(BaseModel):
     port: int = Field(default=4000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Larger requests get 413")
+    max_json_depth: int = Field(
+        default=64, ge=2, le=1000, description="Bodies nested deeper (arrays, objects) get 400 json_too_deep"
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A client that has not sent its whole body this long after its headers gets 408",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection that has not sent a request's headers this long after opening "
+        "(or after its last answer) is closed: slow-header (slowloris) clients cannot pile up",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="A request line and headers larger than this get 431"
+    )
+    keep_alive_seconds: int = Field(
+        default=5, ge=1, description="An idle keep-alive connection is closed after this"
+    )
+    max_connections: int | None = Field(
+        default=None,
+        ge=1,
+        description="Open connections (and requests) per worker beyond which new ones get 503; "
+        "none by default (streams are long-lived)",
+    )
     log_calls: bool = Field(default=True, description="One structured JSON line per call")
     log_prompts: bool = Field(default=False, description="Include prompt and answer text in the call log")
     keys: KeyStoreConfig | None = Field(default=None, description="Virtual keys; none without this")
