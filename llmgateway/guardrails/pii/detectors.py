@@ -27,17 +27,29 @@ class EmailDetector:
     kind: PiiKind = "email"
 
     def __init__(self) -> None:
-        self._pattern = re.compile(
-            r"(?<![\w.+-])[\w+-][\w.+-]{0,63}"
+        self._domain = re.compile(
             r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[A-Za-z0-9-]{1,59})"
             r"(?![\w-])"
         )
 
     def find(self, text: str) -> Iterator[tuple[int, int]]:
-        if "@" not in text:
-            return
-        for match in self._pattern.finditer(text):
-            yield match.span()
+        # From each "@": the local part is the run of [\w.+-] before it (1 to 64 characters, not
+        # starting with "."), the domain is matched after it. Scanning every position with the
+        # whole pattern would try up to 64 characters at each one.
+        at = text.find("@")
+        while at != -1:
+            start = at
+            while start > 0 and _is_local_char(text[start - 1]):
+                start -= 1
+            if 1 <= at - start <= 64 and text[start] != ".":
+                domain = self._domain.match(text, at)
+                if domain is not None:
+                    yield start, domain.end()
+            at = text.find("@", at + 1)
+
+
+def _is_local_char(char: str) -> bool:
+    return char.isalnum() or char in "_.+-"  # Python's \w is isalnum() plus "_"
 
 
 class IpDetector:
@@ -45,9 +57,13 @@ class IpDetector:
     (full, compressed, with an embedded IPv4), checked with :mod:`ipaddress`."""
 
     kind: PiiKind = "ip"
+    needs_digit = True  # the scanner skips it for text without an ASCII digit
 
     def __init__(self) -> None:
-        self._v4 = re.compile(rf"(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w]|\.[0-9])")
+        # Runs of digits and dots (found in C: the pattern starts with a character set), each
+        # checked whole: an address is a run of its own (not "1.2.3.4.5", not "v1.2.3.4").
+        self._v4_run = re.compile(r"[0-9][0-9.]{6,}")
+        self._v4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
         self._v4_hint = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]")
         self._v6 = re.compile(
             r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
@@ -58,10 +74,23 @@ class IpDetector:
         v6_spans = list(self._find_v6(text)) if "::" in text or text.count(":") >= 7 else []
         yield from v6_spans
         if "." in text and self._v4_hint.search(text):
-            for match in self._v4.finditer(text):
+            for start, end in self._find_v4(text):
                 # The IPv4 tail of "::ffff:192.168.1.1" is part of the IPv6 address already.
-                if not any(start <= match.start() < end for start, end in v6_spans):
-                    yield match.span()
+                if not any(v6_start <= start < v6_end for v6_start, v6_end in v6_spans):
+                    yield start, end
+
+    def _find_v4(self, text: str) -> Iterator[tuple[int, int]]:
+        for run in self._v4_run.finditer(text):
+            start, end = run.span()
+            while text[end - 1] == ".":  # the full stop of the sentence
+                end -= 1
+            before = text[start - 1] if start else " "
+            if before.isalnum() or before in "_.":  # inside a word (Python's \w) or a dotted number
+                continue
+            if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+                continue
+            if self._v4.fullmatch(text, start, end):
+                yield start, end
 
     def _find_v6(self, text: str) -> Iterator[tuple[int, int]]:
         for match in self._v6.finditer(text):
@@ -97,11 +126,15 @@ class PhoneDetector:
     version numbers, thousands groupings (``100 000 000``) or card-like groups of four."""
 
     kind: PiiKind = "phone"
+    needs_digit = True  # the scanner skips it for text without an ASCII digit
 
     def __init__(self) -> None:
-        # Each character is taken by exactly one branch, so matching stays linear.
+        # Each character is taken by exactly one branch, so matching stays linear. The first
+        # character comes before the lookbehinds (widened by it): a pattern that starts with a
+        # character set lets the regex engine skip ahead to "+", "(" or a digit in C.
+        guard = r"(?<![\w.+@/-].)(?<![0-9]:.)"  # not inside a word, an address or a time
         self._candidate = re.compile(
-            r"(?<![\w.+@/-])(?<![0-9]:)\+?(?:\([0-9]{1,5}\)|[0-9])"
+            rf"(?:\+{guard}(?:\([0-9]{{1,5}}\)|[0-9])|\({guard}[0-9]{{1,5}}\)|[0-9]{guard})"
             r"(?:[0-9]|\([0-9]{1,5}\)|[ .\-](?=[0-9]|\([0-9]))*"
         )
         self._bad_follower = re.compile(r"[^\W_]|[_@]|[/:,.\-][0-9]")

@@ -61,18 +61,25 @@ class SecretDetector:
         self._assignment = re.compile(_ASSIGNMENT, re.IGNORECASE)
         self._bearer = re.compile(_BEARER)
         self._name_word = re.compile("|".join(_NAME_WORDS))
+        literals = list(dict.fromkeys(literal for group, _ in _KNOWN_TOKENS for literal in group))
+        self._underscore_literals = tuple(x for x in literals if "_" in x)
+        self._dash_literals = tuple(x for x in literals if "-" in x and "_" not in x)
+        self._plain_literals = tuple(x for x in literals if "-" not in x and "_" not in x)
 
     def find(self, text: str) -> Iterator[tuple[int, int]]:
         # Two patterns may take the same span (a JWT after "Bearer"): report it once.
         yield from dict.fromkeys(self._spans(text))
 
     def _spans(self, text: str) -> Iterator[tuple[int, int]]:
+        # Each substring test costs a pass over the text: the ones behind "-" or "_" (rare in
+        # prose) run only when that character is there, and each literal is tested once.
+        present = self._literals_present(text)
         for literals, pattern in self._known:
-            if any(literal in text for literal in literals):
+            if any(literal in present for literal in literals):
                 for match in pattern.finditer(text):
                     if match.start() == 0 or not _is_token_char(text[match.start() - 1]):
                         yield match.span()
-        if "-----BEGIN" in text:
+        if "-" in present and "-----BEGIN" in text:
             for match in self._pem.finditer(text):
                 yield match.span()
         if "earer" in text:
@@ -85,6 +92,15 @@ class SecretDetector:
             yield from self._assignments(text, lowered)
         elif len(lowered) != len(text):  # lower() changed the length (rare letters): scan it all
             yield from self._assignments_in(text, 0, len(text))
+
+    def _literals_present(self, text: str) -> set[str]:
+        present = {literal for literal in self._plain_literals if literal in text}
+        if "-" in text:
+            present.add("-")
+            present.update(literal for literal in self._dash_literals if literal in text)
+        if "_" in text:
+            present.update(literal for literal in self._underscore_literals if literal in text)
+        return present
 
     def _assignments(self, text: str, lowered: str) -> Iterator[tuple[int, int]]:
         """Only around the secret-sounding words: the case-blind pattern is slow over a whole text."""
