@@ -53,6 +53,8 @@ bench: $(STAMP) browser
 	$(PY) -m bench.proxy
 	$(PY) -m bench.sagemaker
 	$(PY) -m bench.vertex
+	$(PY) -m bench.guardrails
+	$(PY) -m bench.redaction
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

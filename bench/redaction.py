@@ -13,8 +13,12 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from bench.timing import write_result
 from llmgateway.guardrails.pii import PiiDetectorsConfig, PiiScanner, Redaction
+
+RESULTS = Path(__file__).resolve().parent / "results" / "redaction.json"
 
 SYSTEM = (
     "You are a helpful support assistant for an online store. Answer politely and concisely. "
@@ -81,6 +85,7 @@ def main() -> None:
         f"{'prompt':<10}{'chars':>7}{'redact+restore us':>19}{'json.dumps us':>15}{'str.replace us':>16}"
         f"{'x json':>8}{'x replace':>11}"
     )
+    rows: dict[str, dict[str, float]] = {}
     for label, user in (("with PII", PII_USER), ("no PII", CLEAN_USER)):
         msgs = messages(user)
         size = sum(len(m["content"]) for m in msgs)
@@ -91,10 +96,13 @@ def main() -> None:
             f"{label:<10}{size:>7}{redact:>19.1f}{dumps:>15.1f}{replace:>16.1f}"
             f"{redact / dumps:>8.1f}{redact / replace:>11.1f}"
         )
+        rows[label] = {"chars": size, "redact_restore_us": redact, "json_dumps_us": dumps}
+        rows[label]["replace_us"] = replace
     found = Redaction(scanner)
     for message in messages(PII_USER):
         found.redact(message["content"])
     print("found in the PII prompt:", dict(found.found))
+    write_result(RESULTS, {"calls": args.calls, "timings": rows, "found": dict(found.found)})
 
 
 if __name__ == "__main__":
