@@ -82,6 +82,9 @@ def _mode(value: Any) -> CacheMode:
     return mode
 
 
+MAX_TTL_SECONDS = 10 * 365 * 86400
+
+
 def _ttl(value: Any) -> float | None:
     if value is None:
         return None
@@ -91,6 +94,10 @@ def _ttl(value: Any) -> float | None:
         raise BadRequestError(f"cache control: ttl must be a number of seconds, got {value!r}") from None
     if not seconds > 0:
         raise BadRequestError(f"cache control: ttl must be positive, got {value!r}")
+    if seconds > MAX_TTL_SECONDS:  # also inf: stores (Redis) need a finite whole number of seconds
+        raise BadRequestError(
+            f"cache control: ttl must be at most {MAX_TTL_SECONDS} seconds (ten years), got {value!r}"
+        )
     return seconds
 
 

@@ -188,7 +188,7 @@ class OpenAIEndpoint:
         except ClientGone:
             state.calls.record(self.kind, call.model, call.principal, 499, call.started, "client_closed")
         except GatewayError as exc:
-            status, body, headers = render(exc)
+            status, body, headers = render(exc, state.scrub)
             state.calls.record(
                 self.kind,
                 call.model,
@@ -244,7 +244,7 @@ class OpenAIEndpoint:
         stream = await _watched(
             pipeline.stream_chat(request, None, override, principal.caller, control), receive
         )
-        outcome, failure = await send_stream(stream, _stream_headers(stream), receive, send)
+        outcome, failure = await send_stream(stream, _stream_headers(stream), receive, send, self.state.scrub)
         meta = stream.gateway
         usage = stream.usage
         # The 200 went out with the stream's first bytes: a stream that breaks later is still a
@@ -319,7 +319,7 @@ class ModelsEndpoint:
                 body = ModelCard(id=wanted).model_dump_json().encode()
             await send_json(send, 200, body)
         except GatewayError as exc:
-            await send_error(send, exc)
+            await send_error(send, exc, self.state.scrub)
         except Exception:
             logger.exception("unexpected error answering %s", scope.get("path"))
             await send_json(send, 500, internal_error_body())

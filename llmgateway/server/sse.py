@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from llmgateway.errors import ContentPolicyError, GatewayError
@@ -33,7 +34,11 @@ def _encode(chunk: ChatCompletionChunk) -> bytes:
 
 
 async def send_stream(
-    stream: ChatStream, headers: list[tuple[bytes, bytes]], receive: Receive, send: Send
+    stream: ChatStream,
+    headers: list[tuple[bytes, bytes]],
+    receive: Receive,
+    send: Send,
+    scrub: Callable[[str], str] | None = None,
 ) -> tuple[str, GatewayError | None]:
     """Send the stream; returns its outcome (``completed``, ``client_closed``, ``failed``, or
     ``refused`` by the content policy) and the error that broke it off, if any."""
@@ -53,7 +58,8 @@ async def send_stream(
         else:
             from llmgateway.server.errors import render
 
-            event = b"data: " + render(failure)[1] + b"\n\n"  # scrubbed like any error answer
+            rendered = render(failure, scrub) if scrub is not None else render(failure)
+            event = b"data: " + rendered[1] + b"\n\n"  # scrubbed like any error answer
             await send({"type": "http.response.body", "body": event})
     except asyncio.CancelledError:
         if not watch.absorb():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,14 @@ class ServerState:
     # Set when the app has started (lifespan) and cleared when it begins to shut down.
     ready: bool = False
     calls: CallLog = field(init=False)
+    # Removes the config's secrets (and credential-shaped strings) from error answers.
+    scrub: Callable[[str], str] = field(init=False)
 
     def __post_init__(self) -> None:
+        from llmgateway.secret_scrub import SecretScrubber, scrub_credentials
+
+        config = getattr(self.gateway, "config", None)
+        self.scrub = SecretScrubber.from_config(config) if config is not None else scrub_credentials
         guardrails = getattr(self.gateway, "guardrails", None)
         self.calls = CallLog(
             self.metrics,

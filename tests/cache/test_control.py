@@ -32,3 +32,12 @@ def test_reads_and_writes() -> None:
 def test_bad_values_are_clear_errors(bad: object) -> None:
     with pytest.raises(BadRequestError, match="cache control"):
         CacheControl.parse(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("ttl", ["inf", "1e400", "Infinity", "1e300", str(10 * 365 * 86400 + 1)])
+def test_a_ttl_no_store_can_hold_is_refused(ttl: str) -> None:
+    with pytest.raises(BadRequestError, match="at most"):
+        CacheControl.parse(f"ttl={ttl}")
+    with pytest.raises(BadRequestError):
+        CacheControl.parse({"ttl": float(ttl)})
+    assert CacheControl.parse(f"ttl={10 * 365 * 86400}").ttl == 10 * 365 * 86400

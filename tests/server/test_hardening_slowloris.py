@@ -66,7 +66,7 @@ def test_uvicorn_options_carry_the_settings(server: GuardedServer) -> None:
     options = uvicorn_options(server.state.config, drain=3.0)
     assert options["timeout_keep_alive"] == KEEP_ALIVE
     assert options["h11_max_incomplete_event_size"] == MAX_HEADER
-    assert options["http"] == "llmgateway.server.runner:GuardedHttpToolsProtocol"
+    assert options["http"] == "llmgateway.server.http_protocol:GuardedHttpToolsProtocol"
     assert options["limit_concurrency"] is None and options["timeout_graceful_shutdown"] == 3
 
 

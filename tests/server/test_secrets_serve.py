@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.server.harness import free_port
 
@@ -70,11 +71,14 @@ def test_serve_help_holds_no_secret() -> None:
     assert not [s for s in SECRETS if s in done.stdout + done.stderr]
 
 
-def test_serve_output_holds_no_secret_at_debug(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_output_holds_no_secret_at_debug(tmp_path: Path, workers: int) -> None:
+    """With --workers 2 the spawned workers log the calls: each scrubs its own logs."""
     config = tmp_path / "gateway.yaml"
     config.write_text(CONFIG)
     port = free_port()
     command = [sys.executable, "-m", "llmgateway", "serve", "--config", str(config), "--port", str(port)]
+    command += ["--workers", str(workers)]
     process = subprocess.Popen(
         [*command, "--log-level", "debug"],
         stdout=subprocess.PIPE,
