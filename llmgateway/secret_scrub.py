@@ -181,33 +181,29 @@ class SecretScrubber:
         return self.scrub(text)
 
 
-def _pii_secret_detector() -> Callable[[str], Iterable[str]] | None:
-    """The PII engine's secret detector, when it is installed and offers one: a module-level
-    ``find_secrets(text) -> Iterable[str]`` in ``llmgateway.guardrails.pii.scanner`` (optional,
-    imported lazily)."""
-    import importlib
+def _pii_secret_detector() -> Callable[[str], Iterable[str]]:
+    """The PII engine's secret detector (every provider key format it knows, JWTs, PEM keys,
+    secret assignments): the values it finds at scrub time."""
+    from llmgateway.guardrails.pii.secret_patterns import SecretDetector
 
-    try:
-        scanner = importlib.import_module("llmgateway.guardrails.pii.scanner")
-    except ImportError:
-        return None
-    detect = getattr(scanner, "find_secrets", None)
-    return detect if callable(detect) else None
+    detector = SecretDetector()
+    return lambda text: [text[start:end] for start, end in detector.find(text)]
 
 
-def _scrub_value(value: Any, scrub: Callable[[str], str]) -> Any:
+def scrub_strings(value: Any, scrub: Callable[[str], str]) -> Any:
+    """Every string in a JSON-like value (dicts, lists), scrubbed."""
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, dict):
-        return {key: _scrub_value(item, scrub) for key, item in value.items()}
+        return {key: scrub_strings(item, scrub) for key, item in value.items()}
     if isinstance(value, list):
-        return [_scrub_value(item, scrub) for item in value]
+        return [scrub_strings(item, scrub) for item in value]
     return value
 
 
 def scrub_error_body(body: Any) -> Any:
     """An upstream's error body (JSON or text) with credential-shaped values scrubbed."""
-    return _scrub_value(body, scrub_credentials)
+    return scrub_strings(body, scrub_credentials)
 
 
 def scrub_error(error: GatewayError, scrub: Callable[[str], str]) -> GatewayError:
@@ -215,7 +211,7 @@ def scrub_error(error: GatewayError, scrub: Callable[[str], str]) -> GatewayErro
     place (raise it again as it is: its type, status and chain stay)."""
     error.message = scrub(error.message)
     error.args = tuple(scrub(a) if isinstance(a, str) else a for a in error.args)
-    error.body = _scrub_value(error.body, scrub)
+    error.body = scrub_strings(error.body, scrub)
     for inner in getattr(error, "errors", None) or ():
         if inner is not error:
             scrub_error(inner, scrub)

@@ -132,7 +132,9 @@ def test_config_errors_never_quote_a_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(bad_yaml)
     assert "sk-live-9f8e7d6c5b4a" not in str(caught.value) and "line" in str(caught.value)
-    bad_value = {"models": {"chat": {"deployments": [{"provider": "mock", "timeout": "sk-live-9f8e7d6c5b4a"}]}}}
+    bad_value = {
+        "models": {"chat": {"deployments": [{"provider": "mock", "timeout": "sk-live-9f8e7d6c5b4a"}]}}
+    }
     with pytest.raises(ConfigError) as caught:
         parse_config(bad_value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__

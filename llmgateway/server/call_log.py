@@ -99,16 +99,9 @@ class CallLog:
         if error is not None:
             line["error"] = error
         if text is not None and self.log_prompts:
-            line.update(text if self._scrub is None else _scrubbed(text, self._scrub))
+            if self._scrub is not None:
+                from llmgateway.secret_scrub import scrub_strings
+
+                text = scrub_strings(text, self._scrub)
+            line.update(text)
         logger.info(json.dumps(line, separators=(",", ":"), default=str))
-
-
-def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
-    """Every string in a logged prompt or answer, scrubbed."""
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: _scrubbed(v, scrub) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(v, scrub) for v in value]
-    return value

@@ -102,7 +102,7 @@ def test_detector_spans_out_of_range_are_dropped(detector_module: str) -> None:
     ("reference", "message"),
     [
         ("no_colon_here", "not of the form"),
-        ("surely_absent_module_xyz:find", "cannot be imported"),
+        ("surely_absent_module_xyz:find", "could not be imported"),
         ("pii_names_plugin:absent", "no attribute"),
         ("pii_names_plugin:not_callable", "not a callable"),
     ],

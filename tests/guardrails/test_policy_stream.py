@@ -88,7 +88,7 @@ def test_words_built_across_chunks_are_whole_words(chunks: list[str]) -> None:
 
 
 def test_a_term_at_the_end_of_the_text_so_far_waits_for_the_next_chunk() -> None:
-    """"ass" may be a word or the start of "assets": held (pending), not refused, until the next
+    """ "ass" may be a word or the start of "assets": held (pending), not refused, until the next
     chunk says which; the end of the text counts as a word's end."""
     stream = check()
     assert stream.feed("ass") is True and stream.pending

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from llmgateway.errors import ConfigError
 from llmgateway.guardrails.pii.settings import NamesConfig, PiiKind
@@ -82,25 +80,9 @@ def read_names_file(path: str) -> list[str]:
 def load_detector(reference: str) -> Callable[[str], Iterable[tuple[int, int]]]:
     """Import ``package.module:attr``: a function of the text, an object with ``.find(text)``, or a
     class with ``.find`` (made with no arguments)."""
-    module_name, sep, attr_path = reference.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise ConfigError(
-            f"pii.names.detector {reference!r} is not of the form 'package.module:attr'",
-        )
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"pii.names.detector {reference!r}: module {module_name!r} cannot be imported ({exc}); "
-            "install it or fix the module path"
-        ) from exc
-    for part in attr_path.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise ConfigError(
-                f"pii.names.detector {reference!r}: {module_name!r} has no attribute {attr_path!r}"
-            ) from None
+    from llmgateway.guardrails.plugins import import_target
+
+    target = import_target(reference, "pii.names.detector")
     if isinstance(target, type) and callable(getattr(target, "find", None)):
         try:
             target = target()

@@ -9,7 +9,6 @@ never stalls the event loop). Every classifier this module hands out has ``aclos
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -90,29 +89,6 @@ def _as_classification(result: Any, name: str) -> Classification:
     )
 
 
-def import_target(path: str) -> Any:
-    """The object at ``package.module:attr`` (``attr`` may be dotted); ConfigError saying what is
-    missing otherwise."""
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"classifier callable '{path}' must look like 'package.module:attr'")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(
-            f"classifier callable '{path}': module '{module_name}' could not be imported ({exc}); "
-            "is it installed or on PYTHONPATH?"
-        ) from exc
-    for part in attr.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise ConfigError(
-                f"classifier callable '{path}': module '{module_name}' has no attribute '{attr}'"
-            ) from None
-    return target
-
-
 def load_classifier(config: ClassifierConfig, *, http: httpx.AsyncClient | None = None) -> Classifier:
     """The classifier a policy's settings describe."""
     if config.kind == "moderation":
@@ -120,7 +96,9 @@ def load_classifier(config: ClassifierConfig, *, http: httpx.AsyncClient | None 
 
         return ModerationClassifier(config, http=http)
     path = config.callable or ""
-    target = import_target(path)
+    from llmgateway.guardrails.plugins import import_target
+
+    target = import_target(path, "classifier callable")
     if inspect.isclass(target):
         try:
             target = target()
