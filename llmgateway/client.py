@@ -324,10 +324,14 @@ class Gateway:
         )
         self.guardrails: Guardrails | None = None
         guarding = section(GuardrailsConfig, guardrails, "guardrails") or (file.guardrails if file else None)
-        if guarding is not None and (guarding.pii is not None or guarding.policy is not None):
+        # Virtual keys carry their own PII mode: the guard is there to honour it.
+        keys_may_ask = file is not None and file.server.keys is not None
+        if keys_may_ask and guarding is None:
+            guarding = GuardrailsConfig()
+        if guarding is not None and (guarding.pii is not None or guarding.policy is not None or keys_may_ask):
             from llmgateway.guardrails.guard import Guardrails
 
-            self.guardrails = Guardrails(guarding, routes, self.audit)
+            self.guardrails = Guardrails(guarding, routes, self.audit, keys_may_ask=keys_may_ask)
         self._pipeline = Pipeline(
             self._dispatcher, services.admission(), services.cache, services.ledger, self.guardrails
         )

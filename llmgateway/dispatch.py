@@ -362,6 +362,7 @@ class Dispatcher:
             deployment=deployment.name,
             finisher=LimitSettling(routed, finisher, self._spawn) if routed.log.reservations else finisher,
             collect=collect,
+            screen=guard.screen if guard is not None and guard.screens else None,
         )
 
     async def completions(

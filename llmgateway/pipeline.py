@@ -221,6 +221,7 @@ class Pipeline:
         """The input checks (policy, PII): raise the refusal, or the call's guard."""
         if self.guardrails is None:
             return None
+        self.dispatcher.route(request.model)  # an unknown model is a 404 before anything else
         return await self.guardrails.begin(request, caller, request_id)
 
     def _open(self, caller: Caller, model: str, *, stream: bool) -> CallBooks:
@@ -318,7 +319,7 @@ class Pipeline:
             assert response.gateway is not None
             if guard is not None and not isinstance(response, EmbeddingResponse):
                 refusal = await guard.check_answer(response)
-                if refusal is not None:  # paid for, recorded, not cached, not returned
+                if refusal is not None:  # paid for, booked, not cached, not returned
                     await books.answered(response.gateway, response.usage, outcome="refused")
                     raise refusal
             await books.answered(response.gateway, response.usage, response=response)

@@ -26,6 +26,21 @@ from llmgateway.types import (
 # outcome: "completed", "closed" (the caller stopped early), "failed" (the stream broke) or
 # "refused" (the gateway's content policy stopped the answer).
 MetadataFactory = Callable[[Usage, bool, float, str], GatewayMetadata]
+Screen = Callable[[AsyncIterator[ChatCompletionChunk]], AsyncIterator[ChatCompletionChunk]]
+
+
+async def _chained(
+    head: list[ChatCompletionChunk], rest: AsyncIterator[ChatCompletionChunk]
+) -> AsyncGenerator[ChatCompletionChunk, None]:
+    try:
+        for chunk in head:
+            yield chunk
+        async for chunk in rest:
+            yield chunk
+    finally:
+        closer = getattr(rest, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 class StreamFinisher(Protocol):
@@ -57,10 +72,15 @@ class ChatStream:
         deployment: str,
         finisher: StreamFinisher | None = None,
         collect: bool = False,
+        screen: Screen | None = None,
     ) -> None:
         self._head = head
         self._first = head[0]
         self._rest = rest
+        # The output policy: every chunk (the head too) passes through it on the way out.
+        self._screened = screen is not None
+        if screen is not None:
+            self._rest = screen(_chained(head, rest))
         self._request = request
         self._started = started
         self.ttft_ms = ttft_ms
@@ -112,13 +132,16 @@ class ChatStream:
         text: list[str] = []
         sent = 0
         held = iter(self._head[1:])  # chunks read while looking for the first token
-        chunk = self._first
+        chunk: ChatCompletionChunk | None = self._first
         completed = False
         failed = False
         refused = False
         chunks = self._chunks
         try:
-            while True:
+            if self._screened:  # the head comes through the screen
+                held = iter(())
+                chunk = await anext(self._rest, None)
+            while chunk is not None:
                 if chunks is not None:
                     chunks.append(chunk.model_copy())
                 if chunk.usage is not None:

@@ -1,20 +1,22 @@
 """The guardrails around each call: one ``Guardrails`` per gateway, one ``CallGuard`` per call.
 
 ```
-content policy on the request  -> refused: ContentPolicyError (400), audited
 PII scan of the request (unless the call's mode is off, or every deployment is exempt)
   found, mode block  -> only exempt (local) deployments may take the call; none: PiiBlockedError
   found, mode redact -> remote deployments get a copy with placeholders; their answers come back
                         with the values restored; exempt deployments get the original
+content policy on the request   -> refused: ContentPolicyError (400), audited
 content policy on the answer    -> refused: ContentPolicyError (400), audited, still paid for
 ```
-A call in which PII was found is neither looked up in nor written to the response cache.
+The classifier (a remote service, often) sees what a remote deployment would: placeholders,
+whenever the call's PII mode is not off. A call in which PII was found is neither looked up in nor
+written to the response cache.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmgateway.errors import ContentPolicyError, GatewayError, PiiBlockedError
@@ -40,8 +42,6 @@ from llmgateway.types import (
 )
 
 if TYPE_CHECKING:
-    import httpx
-
     from llmgateway.audit.log import AuditLog
     from llmgateway.caller import Caller
     from llmgateway.guardrails.policy.engine import ContentPolicy
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("llmgateway.guardrails")
 AnyRequest = ChatCompletionRequest | CompletionRequest | EmbeddingRequest
+Chunks = AsyncIterator[ChatCompletionChunk]
 
 
 def _kinds(found: Mapping[str, int]) -> tuple[str, ...]:
@@ -57,10 +58,17 @@ def _kinds(found: Mapping[str, int]) -> tuple[str, ...]:
 
 
 class CallGuard:
-    """One call's guardrails: which deployments may take it, what each of them is sent, and the
-    answer's values put back."""
+    """One call's guardrails: which deployments may take it, what each of them is sent, the
+    answer's values put back, and the output policy."""
 
-    __slots__ = ("_caller", "_guardrails", "_model", "_request_id", "local_only", "redacted", "redaction")
+    __slots__ = (
+        "_call",
+        "_guardrails",
+        "classifier_view",
+        "local_only",
+        "redacted",
+        "redaction",
+    )
 
     def __init__(
         self,
@@ -69,12 +77,14 @@ class CallGuard:
         redaction: Redaction | None = None,
         redacted: Any = None,
         local_only: bool = False,
+        classifier_view: Callable[[str], str] | None = None,
     ) -> None:
         self._guardrails = guardrails
-        self._caller, self._model, self._request_id = call  # who, which model, the ledger id
+        self._call = call  # who, which model, the ledger's request id: for the audit log
         self.redaction = redaction  # set only when something was redacted
         self.redacted = redacted  # the request as remote deployments get it
         self.local_only = local_only  # block mode with PII found: exempt deployments only
+        self.classifier_view = classifier_view  # what the classifier may see of a text
 
     @property
     def found_pii(self) -> bool:
@@ -115,55 +125,76 @@ class CallGuard:
 
     def stream_chat(
         self, deployment: Deployment, request: ChatCompletionRequest, timeout: float | None
-    ) -> AsyncIterator[ChatCompletionChunk]:
+    ) -> Chunks:
+        """The deployment's stream, restored when it got placeholders."""
         upstream = deployment.provider.stream_chat(self.request_for(deployment, request), timeout=timeout)
-        redaction = self.redaction if self.redacts(deployment) else None
-        policy = self._guardrails.policy
-        if redaction is None and policy is None:
+        if self.redaction is None or not self.redacts(deployment):
             return upstream
-        from llmgateway.guardrails.guarded_stream import guarded_chunks
+        from llmgateway.guardrails.guarded_stream import restored_chunks
 
-        return guarded_chunks(upstream, redaction, policy, self.refused)
+        return restored_chunks(upstream, self.redaction)
+
+    @property
+    def screens(self) -> bool:
+        """Whether streamed answers go through the output policy."""
+        policy = self._guardrails.policy
+        return policy is not None and policy.checks_output
+
+    def screen(self, chunks: Chunks) -> Chunks:
+        """The answer's chunks, stopped before any text the output policy refuses (audited)."""
+        policy = self._guardrails.policy
+        assert policy is not None
+        from llmgateway.guardrails.guarded_stream import screened_chunks
+
+        return screened_chunks(chunks, lambda: policy.stream_check(redact=self.classifier_view), self.refused)
 
     async def refused(self, refusal: GatewayError) -> None:
-        await self._guardrails.refused(refusal, self._caller, self._model, self._request_id)
+        caller, model, request_id = self._call
+        await self._guardrails.refused(refusal, caller, model, request_id)
 
-    async def check_answer(self, response: ChatCompletion | Completion) -> ContentPolicyError | None:
-        """The output policy's verdict on an answer (already restored; audited when refused);
-        None: allowed."""
+    async def check_answer(self, response: ChatCompletion | Completion) -> GatewayError | None:
+        """The output policy's verdict on an answer (already restored): the refusal (audited), or
+        the classifier's failure under ``on_error: block``; None: the answer may go out."""
         policy = self._guardrails.policy
         if policy is None:
             return None
         try:
-            await policy.check_output(answer_text(response))
+            await policy.check_output(answer_text(response), redact=self.classifier_view)
         except ContentPolicyError as refusal:
             await self.refused(refusal)
             return refusal
+        except GatewayError as failure:  # the classifier could not judge it: withheld
+            return failure
         return None
 
 
 class Guardrails:
-    """PII redaction and the content policy for one gateway."""
+    """PII redaction and the content policy for one gateway. ``keys_may_ask``: virtual keys carry
+    their own PII mode, so the scanner is there even when the config sets no ``pii`` section
+    (every model then defaults to off, and a key's mode applies)."""
 
     def __init__(
         self,
         config: GuardrailsConfig,
         routes: Mapping[str, ModelRoute],
         audit: AuditLog | None = None,
-        http: httpx.AsyncClient | None = None,
+        *,
+        keys_may_ask: bool = False,
     ) -> None:
         self.config = config
         self.audit = audit
         pii = config.pii
+        if pii is None and keys_may_ask:
+            pii = PiiGuardConfig(mode="off")
         self._pii: PiiGuardConfig | None = pii
+        if pii is not None:
+            _check_names(pii, routes)
         self.scanner = PiiScanner.from_config(pii) if pii is not None else None
         self.policy: ContentPolicy | None = None
         if config.policy is not None:
             from llmgateway.guardrails.policy.engine import ContentPolicy
 
-            self.policy = ContentPolicy.from_config(config.policy, http=http)
-        if pii is not None:
-            _check_names(pii, routes)
+            self.policy = ContentPolicy.from_config(config.policy)
         named = frozenset(pii.exempt_deployments) if pii is not None else frozenset()
         exempt_local = pii is not None and pii.exempt_local
         self._exempt = frozenset(
@@ -172,13 +203,14 @@ class Guardrails:
             for d in route.deployments
             if d.name in named or (exempt_local and keeps_data_local(d))
         )
-        # Models whose every deployment is exempt need no scan at all.
+        # Models whose every deployment is exempt need no scan, unless a classifier is remote.
         self._all_exempt = frozenset(
             model for model, route in routes.items() if all(d.name in self._exempt for d in route.deployments)
         )
         self._some_exempt = frozenset(
             model for model, route in routes.items() if any(d.name in self._exempt for d in route.deployments)
         )
+        self._classifies = self.policy is not None and self.policy.classifier is not None
 
     def exempt(self, deployment: Deployment) -> bool:
         return deployment.name in self._exempt
@@ -199,46 +231,59 @@ class Guardrails:
 
     async def begin(self, request: AnyRequest, caller: Caller, request_id: str | None) -> CallGuard | None:
         """The call's guard, after the input checks; None when nothing applies to it. Raises the
-        refusal (audited) when the policy or a PII block stops the call."""
+        refusal (audited) when a PII block or the policy stops the call."""
         model = request.model
         call = (caller, model, request_id)
-        texts: list[str] | None = None
+        mode = self.pii_mode(model, caller)
+        scans = self.scanner is not None and mode != "off"
+        if not scans and self.policy is None:
+            return None
+        texts = request_texts(request)
+        guard = CallGuard(self, call)
+        if scans and (model not in self._all_exempt or self._classifies):
+            guard = await self._redact(request, texts, mode, call)
         if self.policy is not None:
-            texts = request_texts(request)
             try:
-                await self.policy.check_input(texts)
+                await self.policy.check_input(texts, redact=guard.classifier_view)
             except ContentPolicyError as refusal:
                 await self.refused(refusal, caller, model, request_id)
                 raise
-        mode = self.pii_mode(model, caller)
-        if self.scanner is None or mode == "off" or model in self._all_exempt:
-            return CallGuard(self, call) if self.policy is not None else None
-        if texts is None:
-            texts = request_texts(request)
+        return guard
+
+    async def _redact(
+        self, request: AnyRequest, texts: list[str], mode: PiiMode, call: tuple[Caller, str, str | None]
+    ) -> CallGuard:
+        assert self.scanner is not None
+        caller, model, request_id = call
         redaction = Redaction(self.scanner)
         for text in texts:
             redaction.reserve(text)
         replaced = {text: redaction.redact(text) for text in texts}
+        # Whatever the classifier is shown goes through this call's placeholders (an answer's new
+        # values get new ones).
+        view = redaction.redact
         if not redaction:
-            return CallGuard(self, call) if self.policy is not None else None
+            return CallGuard(self, call, classifier_view=view)
         if mode == "block":
             kinds = _kinds(redaction.found)
             if model not in self._some_exempt:
                 error = PiiBlockedError(
-                    f"the request holds personal data or secrets ({', '.join(kinds)}) and model "
-                    f"'{model}' is set to block them; remove them, or ask an admin to set this model "
-                    "or key to redact",
+                    f"the request holds personal data or secrets ({', '.join(kinds)}) and this "
+                    "model or key is set to block them; remove them, or ask an admin to set this "
+                    "model or key to redact",
                     kinds=kinds,
                 )
                 await self.refused(error, caller, model, request_id)
                 raise error
-            return CallGuard(self, call, local_only=True)
+            return CallGuard(self, call, local_only=True, classifier_view=view)
+        if model in self._all_exempt:  # scanned only for the classifier's sake
+            return CallGuard(self, call, classifier_view=view)
 
         def rewrite(text: str) -> str:
             known = replaced.get(text)
             return known if known is not None else redaction.redact(text)
 
-        return CallGuard(self, call, redaction, rewritten(request, rewrite))
+        return CallGuard(self, call, redaction, rewritten(request, rewrite), classifier_view=view)
 
     async def refused(self, error: GatewayError, caller: Caller, model: str, request_id: str | None) -> None:
         """Audit a blocked call: who, which model, why; never the text."""

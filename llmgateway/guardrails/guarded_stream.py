@@ -1,9 +1,10 @@
-"""A remote deployment's stream with the original values put back and the output policy applied
-as the text arrives.
+"""Streams under the guardrails: a remote deployment's chunks with the original values put back
+(``restored_chunks``), and an answer's chunks under the output policy (``screened_chunks``).
 
-A placeholder may arrive split across chunks ("<EMA", "IL_1>"): each choice's text (and each tool
-call's arguments) runs through its own restorer, which holds back only a fragment that could still
-become a placeholder, and lets it go at the choice's finish or the stream's end.
+A placeholder may arrive split across chunks ("<EMA", "IL_1>"): each choice's text, each of its
+other text fields (reasoning ...) and each tool call's arguments run through their own restorer,
+which holds back only a fragment that could still become a placeholder and lets it go at the
+choice's finish or the stream's end. Arguments are JSON: their values go back JSON-escaped.
 
 The blocklist sees the restored text before the caller does. A chunk whose text ends in a match
 that the next chunk may still turn into a longer word ("ass" before "ets") is held back, with the
@@ -16,61 +17,89 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from llmgateway.errors import ContentPolicyError, GatewayError
-from llmgateway.types import ChatCompletionChunk, ChunkChoice, ChunkDelta
+from llmgateway.types import ChatCompletionChunk, ChunkChoice, ChunkDelta, FunctionCall, ToolCall
 
 if TYPE_CHECKING:
     from llmgateway.guardrails.pii.redaction import Redaction
     from llmgateway.guardrails.pii.stream_restore import StreamRestorer
-    from llmgateway.guardrails.policy.engine import ContentPolicy
     from llmgateway.guardrails.policy.stream_check import StreamPolicyCheck
 
+_ID_FIELDS = frozenset({"role", "type", "id", "name"})
 
-class _ChoiceState:
-    __slots__ = ("arguments", "check", "finished", "text")
 
-    def __init__(self, redaction: Redaction | None, policy: ContentPolicy | None) -> None:
-        self.text: StreamRestorer | None = redaction.restorer() if redaction is not None else None
+class _Restorers:
+    """One choice's restorers: its content, its other text fields, its tool calls' arguments."""
+
+    __slots__ = ("arguments", "fields", "finished", "redaction")
+
+    def __init__(self, redaction: Redaction) -> None:
+        self.redaction = redaction
+        self.fields: dict[str, StreamRestorer] = {}
         self.arguments: dict[int, StreamRestorer] = {}
-        self.check: StreamPolicyCheck | None = policy.stream_check() if policy is not None else None
         self.finished = False
 
+    def text(self, field: str, delta: str) -> str:
+        restorer = self.fields.get(field)
+        if restorer is None:
+            restorer = self.fields[field] = self.redaction.restorer()
+        return restorer.feed(delta)
 
-def _restore_choice(
-    choice: ChunkChoice, state: _ChoiceState, redaction: Redaction | None, final: bool
-) -> None:
-    delta = choice.delta
-    if state.text is not None:
-        restored = state.text.feed(delta.content) if delta.content else ""
-        if final:
-            restored += state.text.flush()
-        if delta.content is not None or restored:
-            delta.content = restored
-    if redaction is not None:
-        for call in delta.tool_calls or ():
-            function = call.function
-            if function is None or function.arguments is None:
+    def argument(self, index: int, delta: str) -> str:
+        restorer = self.arguments.get(index)
+        if restorer is None:
+            restorer = self.arguments[index] = self.redaction.restorer(json_escaped=True)
+        return restorer.feed(delta)
+
+    def flush(self, delta: ChunkDelta) -> None:
+        """Whatever is held goes out with ``delta`` (the choice's last)."""
+        self.finished = True
+        for field, restorer in self.fields.items():
+            held = restorer.flush()
+            if held:
+                setattr(delta, field, (getattr(delta, field, None) or "") + held)
+        for index, restorer in self.arguments.items():
+            held = restorer.flush()
+            if not held:
                 continue
-            restorer = state.arguments.get(call.index or 0)
-            if restorer is None:
-                restorer = state.arguments[call.index or 0] = redaction.restorer()
-            arguments = restorer.feed(function.arguments)
-            if final:
-                arguments += restorer.flush()
-            function.arguments = arguments
-    if final:
-        state.finished = True
+            calls = delta.tool_calls = delta.tool_calls or []
+            call = next((c for c in calls if (c.index or 0) == index), None)
+            if call is None:
+                calls.append(ToolCall(index=index, type=None, function=FunctionCall(arguments=held)))
+            elif call.function is None:
+                call.function = FunctionCall(arguments=held)
+            else:
+                call.function.arguments = (call.function.arguments or "") + held
 
 
-def _leftover(states: dict[int, _ChoiceState], template: ChatCompletionChunk) -> ChatCompletionChunk | None:
+def _text_fields(delta: ChunkDelta) -> list[str]:
+    fields = ["content"] if delta.content else []
+    extra = delta.__pydantic_extra__
+    if extra:
+        fields.extend(k for k, v in extra.items() if isinstance(v, str) and v and k not in _ID_FIELDS)
+    return fields
+
+
+def _restore(choice: ChunkChoice, state: _Restorers) -> None:
+    delta = choice.delta
+    for field in _text_fields(delta):
+        setattr(delta, field, state.text(field, getattr(delta, field)))
+    for call in delta.tool_calls or ():
+        if call.function is not None and call.function.arguments:
+            call.function.arguments = state.argument(call.index or 0, call.function.arguments)
+    if choice.finish_reason is not None:
+        state.flush(delta)
+
+
+def _leftover(states: dict[int, _Restorers], template: ChatCompletionChunk) -> ChatCompletionChunk | None:
     """What the restorers still hold when the stream ends without a finish: one last chunk."""
     choices: list[ChunkChoice] = []
     for index, state in states.items():
-        if state.finished or state.text is None:
+        if state.finished:
             continue
-        state.finished = True
-        text = state.text.flush()
-        if text:
-            choices.append(ChunkChoice(index=index, delta=ChunkDelta(content=text)))
+        delta = ChunkDelta()
+        state.flush(delta)
+        if delta.model_dump(exclude_none=True):
+            choices.append(ChunkChoice(index=index, delta=delta))
     if not choices:
         return None
     return ChatCompletionChunk(
@@ -78,16 +107,11 @@ def _leftover(states: dict[int, _ChoiceState], template: ChatCompletionChunk) ->
     )
 
 
-async def guarded_chunks(
-    upstream: AsyncIterator[ChatCompletionChunk],
-    redaction: Redaction | None,
-    policy: ContentPolicy | None,
-    on_refused: Callable[[GatewayError], Awaitable[None]],
+async def restored_chunks(
+    upstream: AsyncIterator[ChatCompletionChunk], redaction: Redaction
 ) -> AsyncGenerator[ChatCompletionChunk, None]:
-    """``on_refused`` audits an answer the output policy stopped, before the refusal is raised."""
-    states: dict[int, _ChoiceState] = {}
+    states: dict[int, _Restorers] = {}
     last: ChatCompletionChunk | None = None
-    held: list[ChatCompletionChunk] = []  # chunks waiting for the policy's decision
     try:
         async for chunk in upstream:
             last = chunk
@@ -95,50 +119,72 @@ async def guarded_chunks(
                 # The usage chunk comes after every choice finished: anything held goes first.
                 leftover = _leftover(states, chunk)
                 if leftover is not None:
-                    held.append(leftover)
-                    _check(leftover, states)
+                    yield leftover
             for choice in chunk.choices:
                 state = states.get(choice.index)
                 if state is None:
-                    state = states[choice.index] = _ChoiceState(redaction, policy)
-                _restore_choice(choice, state, redaction, final=choice.finish_reason is not None)
+                    state = states[choice.index] = _Restorers(redaction)
+                _restore(choice, state)
+            yield chunk
+        if last is not None:
+            leftover = _leftover(states, last)
+            if leftover is not None:
+                yield leftover
+    finally:
+        await _close(upstream)
+
+
+async def screened_chunks(
+    source: AsyncIterator[ChatCompletionChunk],
+    new_check: Callable[[], StreamPolicyCheck],
+    on_refused: Callable[[GatewayError], Awaitable[None]],
+) -> AsyncGenerator[ChatCompletionChunk, None]:
+    """``source`` under the output policy, one check per choice. ``on_refused`` audits a refusal
+    before it is raised."""
+    checks: dict[int, StreamPolicyCheck] = {}
+    held: list[ChatCompletionChunk] = []  # chunks waiting for the policy's decision
+    try:
+        async for chunk in source:
             held.append(chunk)
-            if _check(chunk, states):
+            if _check(chunk, checks, new_check):
                 continue
             for ready in held:
                 yield ready
             held.clear()
-        if last is not None:
-            leftover = _leftover(states, last)
-            if leftover is not None:
-                held.append(leftover)
-                _check(leftover, states)
-        for state in states.values():
-            if state.check is not None:
-                await state.check.finish()  # what is pending, then the classifier on the answer
+        for check in checks.values():
+            await check.finish()  # what is pending, then the classifier on the whole answer
         for ready in held:
             yield ready
     except ContentPolicyError as refusal:
         await on_refused(refusal)
         raise
     finally:
-        closer = getattr(upstream, "aclose", None)
-        if closer is not None:
-            await closer()
+        await _close(source)
 
 
-def _check(chunk: ChatCompletionChunk, states: dict[int, _ChoiceState]) -> bool:
+def _check(
+    chunk: ChatCompletionChunk,
+    checks: dict[int, StreamPolicyCheck],
+    new_check: Callable[[], StreamPolicyCheck],
+) -> bool:
     """The blocklist on the text about to reach the caller: raises before it is sent. True when
     some choice's text ends in an undecided match: hold the chunk back."""
     for choice in chunk.choices:
-        state = states.get(choice.index)
-        if state is None or state.check is None:
-            continue
-        if choice.delta.content:
-            state.check.feed(choice.delta.content)
-        for call in choice.delta.tool_calls or ():
+        check = checks.get(choice.index)
+        if check is None:
+            check = checks[choice.index] = new_check()
+        delta = choice.delta
+        for field in _text_fields(delta):
+            check.feed(getattr(delta, field))
+        for call in delta.tool_calls or ():
             if call.function is not None and call.function.arguments:
-                state.check.feed(call.function.arguments)
+                check.feed(call.function.arguments)
         if choice.finish_reason is not None:
-            state.check.end()  # the choice's text is complete: what is pending is decided
-    return any(s.check is not None and s.check.pending for s in states.values())
+            check.end()  # the choice's text is complete: what is pending is decided
+    return any(check.pending for check in checks.values())
+
+
+async def _close(stream: AsyncIterator[ChatCompletionChunk]) -> None:
+    closer = getattr(stream, "aclose", None)
+    if closer is not None:
+        await closer()

@@ -1,9 +1,13 @@
-"""Where the text is in the wire models: read it (for the content policy), rewrite it (a request
-with its PII redacted), and put values back (an answer with its placeholders restored).
+"""Where the text is in the wire models: read it (for the PII scan and the content policy),
+rewrite it (a request with its PII redacted), and put values back (an answer restored).
 
-A chat request's text is each message's content (a string, or its ``text`` parts), a message's
-``name``, the arguments of earlier tool calls, and ``user``; tool definitions and other fields are
-the application's own and travel unchanged.
+Every string a request carries is text, wherever it is: message contents and their parts, earlier
+tool calls' arguments (the strings inside their JSON), tool and response-format descriptions and
+enums, ``stop``, ``user``, ``metadata`` and any field the client added, since all of it travels
+upstream. Left alone are the fields that name or shape things (model, role, type, ids, tool and
+schema names, image / audio / file payloads): a placeholder there would break the call. A
+message's ``name`` is an identifier too (``^[A-Za-z0-9_-]+$`` at OpenAI), so it gets the bare
+placeholder form (``NAME_1``), which restoring also knows.
 """
 
 from __future__ import annotations
@@ -15,145 +19,156 @@ from typing import Any, TypeVar, cast
 from llmgateway.types import (
     ChatCompletion,
     ChatCompletionRequest,
-    ChatMessage,
     Completion,
     CompletionRequest,
     EmbeddingRequest,
-    ToolCall,
+    WireModel,
 )
 
 Rewrite = Callable[[str], str]
 Request = TypeVar("Request", bound=ChatCompletionRequest | CompletionRequest | EmbeddingRequest)
 
+# Keys whose values are identifiers, enums or binary payloads, never free text.
+_KEPT = frozenset(
+    {
+        "model", "role", "type", "id", "tool_call_id", "name", "object", "encoding_format",
+        "image_url", "input_audio", "file", "detail", "format", "tool_choice", "modalities",
+        "voice", "audio", "service_tier", "reasoning_effort", "$ref", "$schema",
+    }
+)  # fmt: skip
 
-def _message_texts(message: ChatMessage) -> list[str]:
-    texts: list[str] = []
-    content = message.content
-    if isinstance(content, str):
-        texts.append(content)
-    elif content is not None:
-        texts.extend(str(p["text"]) for p in content if p.get("type") == "text" and "text" in p)
-    if message.name:
-        texts.append(message.name)
-    for call in message.tool_calls or ():
-        if call.function is not None and call.function.arguments:
-            texts.append(call.function.arguments)
-    return texts
+
+def _walk(value: Any, rewrite: Rewrite) -> Any:
+    """``value`` (JSON-like) with ``rewrite`` applied to every text string in it."""
+    if isinstance(value, str):
+        return rewrite(value)
+    if isinstance(value, list):
+        return [_walk(item, rewrite) for item in value]
+    if isinstance(value, dict):
+        return {key: _field(key, item, rewrite) for key, item in value.items()}
+    return value
+
+
+def _field(key: str, value: Any, rewrite: Rewrite) -> Any:
+    if key in _KEPT:
+        return value
+    if key == "arguments" and isinstance(value, str):
+        return _rewrite_json(value, rewrite)
+    return _walk(value, rewrite)
+
+
+def _rewrite_json(text: str, rewrite: Rewrite) -> str:
+    """Tool-call arguments are JSON: the strings inside it are rewritten (as decoded values), so
+    a value is found, replaced and later restored in one form, and the result stays valid JSON."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return rewrite(text)
+    if isinstance(parsed, str):
+        return json.dumps(rewrite(parsed), ensure_ascii=False)
+    changed = _walk(parsed, rewrite)
+    return text if changed == parsed else json.dumps(changed, ensure_ascii=False)
+
+
+def _bare(rewrite: Rewrite) -> Rewrite:
+    """Placeholders without their brackets, for identifier fields."""
+    return lambda text: rewrite(text).replace("<", "").replace(">", "")
+
+
+def _rewrite_request(data: dict[str, Any], rewrite: Rewrite) -> dict[str, Any]:
+    out = {key: _field(key, value, rewrite) for key, value in data.items() if key != "messages"}
+    messages = data.get("messages")
+    if isinstance(messages, list):
+        out["messages"] = [_rewrite_message(m, rewrite) for m in messages]
+    return out
+
+
+def _rewrite_message(message: Any, rewrite: Rewrite) -> Any:
+    if not isinstance(message, dict):
+        return message
+    out = {key: _field(key, value, rewrite) for key, value in message.items()}
+    name = message.get("name")
+    if isinstance(name, str):
+        out["name"] = _bare(rewrite)(name)
+    return out
 
 
 def request_texts(request: ChatCompletionRequest | CompletionRequest | EmbeddingRequest) -> list[str]:
-    """Every text of the request the guardrails look at, in order."""
+    """Every text of the request, in order (token ids are not text)."""
     texts: list[str] = []
-    if isinstance(request, ChatCompletionRequest):
-        for message in request.messages:
-            texts.extend(_message_texts(message))
-    elif isinstance(request, CompletionRequest):
-        texts.extend([request.prompt] if isinstance(request.prompt, str) else request.prompt)
-    else:
-        value = request.input
-        if isinstance(value, str):
-            texts.append(value)
-        elif value and isinstance(value[0], str):
-            texts.extend(v for v in value if isinstance(v, str))
-        # token ids are not text: nothing to find in them
-    if request.user:
-        texts.append(request.user)
+
+    def collect(text: str) -> str:
+        texts.append(text)
+        return text
+
+    _rewrite_request(request.model_dump(exclude_unset=True), collect)
     return texts
-
-
-def _rewrite_message(message: ChatMessage, rewrite: Rewrite) -> ChatMessage:
-    update: dict[str, Any] = {}
-    content = message.content
-    if isinstance(content, str):
-        update["content"] = rewrite(content)
-    elif content is not None:
-        update["content"] = [
-            {**p, "text": rewrite(str(p["text"]))} if p.get("type") == "text" and "text" in p else p
-            for p in content
-        ]
-    if message.name:
-        update["name"] = rewrite(message.name)
-    if message.tool_calls:
-        update["tool_calls"] = [_rewrite_call(call, rewrite) for call in message.tool_calls]
-    return message.model_copy(update=update)
-
-
-def _rewrite_call(call: ToolCall, rewrite: Rewrite) -> ToolCall:
-    function = call.function
-    if function is None or not function.arguments:
-        return call
-    return call.model_copy(
-        update={"function": function.model_copy(update={"arguments": rewrite(function.arguments)})}
-    )
 
 
 def rewritten(request: Request, rewrite: Rewrite) -> Request:
     """A copy of ``request`` with ``rewrite`` applied to each of its texts (the original is kept
-    for the caller's books, the cache key and local deployments)."""
-    update: dict[str, Any] = {}
-    if isinstance(request, ChatCompletionRequest):
-        update["messages"] = [_rewrite_message(m, rewrite) for m in request.messages]
-    elif isinstance(request, CompletionRequest):
-        prompt = request.prompt
-        update["prompt"] = rewrite(prompt) if isinstance(prompt, str) else [rewrite(p) for p in prompt]
-    else:
-        value = request.input
-        if isinstance(value, str):
-            update["input"] = rewrite(value)
-        elif value and isinstance(value[0], str):
-            update["input"] = [rewrite(v) if isinstance(v, str) else v for v in value]
-    if request.user:
-        update["user"] = rewrite(request.user)
-    return cast(Request, request.model_copy(update=update))  # isinstance narrowed the TypeVar
+    for the caller's books, the cache key and exempt deployments)."""
+    data = _rewrite_request(request.model_dump(exclude_unset=True), rewrite)
+    return cast(Request, type(request).model_validate(data))
 
 
-def _restore_json(arguments: str, restore: Rewrite) -> str:
-    """Tool-call arguments are JSON: a restored value goes back JSON-escaped, so a value holding
-    a quote or a backslash cannot break the arguments the application parses."""
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        return restore(arguments)
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            return restore(value)
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        if isinstance(value, dict):
-            return {restore(k): walk(v) for k, v in value.items()}
-        return value
-
-    restored = walk(parsed)
-    if restored == parsed:
-        return arguments  # nothing to put back: keep the model's own formatting
-    return json.dumps(restored, ensure_ascii=False)
+def _restore_model(model: WireModel, restore: Rewrite, fields: tuple[str, ...]) -> None:
+    """Restore the named string fields and every string field the upstream added (reasoning
+    text, refusals ...), in place."""
+    for name in fields:
+        value = getattr(model, name, None)
+        if isinstance(value, str) and value:
+            setattr(model, name, restore(value))
+    extra = model.__pydantic_extra__
+    if extra:
+        for name, value in extra.items():
+            if name not in _KEPT:
+                extra[name] = _walk(value, restore)
 
 
 def restore_chat(response: ChatCompletion, restore: Rewrite) -> None:
     """Put the original values back into the answer, in place."""
     for choice in response.choices:
         message = choice.message
-        if message.content:
-            message.content = restore(message.content)
+        _restore_model(message, restore, ("content",))
         for call in message.tool_calls or ():
             if call.function is not None and call.function.arguments:
-                call.function.arguments = _restore_json(call.function.arguments, restore)
+                call.function.arguments = _rewrite_json(call.function.arguments, restore)
 
 
 def restore_completion(response: Completion, restore: Rewrite) -> None:
     for choice in response.choices:
-        choice.text = restore(choice.text)
+        _restore_model(choice, restore, ("text",))
+
+
+def _texts_of(model: WireModel, fields: tuple[str, ...]) -> list[str]:
+    texts: list[str] = []
+
+    def collect(text: str) -> str:
+        texts.append(text)
+        return text
+
+    for name in fields:
+        value = getattr(model, name, None)
+        if isinstance(value, str) and value:
+            texts.append(value)
+    extra = model.__pydantic_extra__
+    if extra:
+        for name, value in extra.items():
+            if name not in _KEPT:
+                _walk(value, collect)
+    return texts
 
 
 def answer_text(response: ChatCompletion | Completion) -> str:
-    """What the model said, every choice, for the output policy."""
-    if isinstance(response, Completion):
-        return "\n".join(c.text for c in response.choices)
+    """What the model said, every choice and every text field of it, for the output policy."""
     parts: list[str] = []
+    if isinstance(response, Completion):
+        for completion_choice in response.choices:
+            parts.extend(_texts_of(completion_choice, ("text",)))
+        return "\n".join(parts)
     for choice in response.choices:
-        if choice.message.content:
-            parts.append(choice.message.content)
+        parts.extend(_texts_of(choice.message, ("content",)))
         for call in choice.message.tool_calls or ():
             if call.function is not None and call.function.arguments:
                 parts.append(call.function.arguments)

@@ -1,15 +1,17 @@
-"""The stream wrapper: placeholders split across chunks, several choices, tool-call arguments,
-leftovers at the end, the usage chunk, the output policy mid-stream, and closing upstream."""
+"""The stream wrappers: placeholders split across chunks, several choices, tool-call arguments
+(JSON-escaped, held fragments flushed), other text fields, leftovers at the end, the usage chunk,
+the output policy mid-stream, and closing upstream."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from llmgateway.errors import ContentPolicyError, GatewayError
-from llmgateway.guardrails.guarded_stream import guarded_chunks
+from llmgateway.guardrails.guarded_stream import restored_chunks, screened_chunks
 from llmgateway.guardrails.pii.redaction import Redaction
 from llmgateway.guardrails.pii.scanner import PiiScanner
 from llmgateway.guardrails.pii.settings import PiiDetectorsConfig
@@ -71,14 +73,14 @@ async def test_placeholders_split_anywhere_are_restored(size: int) -> None:
     text = "Sure, I wrote to <EMAIL_1> and [EMAIL_1] today."
     pieces = [text[i : i + size] for i in range(0, len(text), size)]
     upstream = Upstream([_chunk(p) for p in pieces] + [_chunk(finish="stop")])
-    out = await _texts(guarded_chunks(upstream, _redaction(), None, _never))
+    out = await _texts(restored_chunks(upstream, _redaction()))
     assert out[0] == f"Sure, I wrote to {EMAIL} and {EMAIL} today."
     assert upstream.closed
 
 
 async def test_text_held_at_the_end_without_a_finish_is_sent() -> None:
     upstream = Upstream([_chunk("mail <EMA"), _chunk("IL_1> and <EM")])
-    out = await _texts(guarded_chunks(upstream, _redaction(), None, _never))
+    out = await _texts(restored_chunks(upstream, _redaction()))
     assert out[0] == f"mail {EMAIL} and <EM"
 
 
@@ -88,7 +90,7 @@ async def test_choices_are_restored_apart_and_held_text_precedes_the_usage_chunk
         [_chunk("a <EMAIL", 0), _chunk("b <EMAIL_", 1), _chunk("_9>", 0), _chunk("1>", 1), usage_chunk]
     )
     seen: list[ChatCompletionChunk] = []
-    async for chunk in guarded_chunks(upstream, _redaction(), None, _never):
+    async for chunk in restored_chunks(upstream, _redaction()):
         seen.append(chunk)
     assert seen[-1] is usage_chunk
     texts: dict[int, str] = {}
@@ -105,7 +107,7 @@ async def test_tool_call_arguments_are_restored() -> None:
 
     upstream = Upstream([call('{"to": "<EMA'), call('IL_1>"}', "tool_calls")])
     arguments = ""
-    async for chunk in guarded_chunks(upstream, _redaction(), None, _never):
+    async for chunk in restored_chunks(upstream, _redaction()):
         for tool in chunk.choices[0].delta.tool_calls or ():
             assert tool.function is not None
             arguments += tool.function.arguments or ""
@@ -124,7 +126,7 @@ async def test_the_policy_stops_the_stream_before_the_term_is_sent() -> None:
 
     sent: list[str] = []
     with pytest.raises(ContentPolicyError) as caught:
-        async for chunk in guarded_chunks(upstream, None, policy, refused):
+        async for chunk in screened_chunks(upstream, policy.stream_check, refused):
             sent.append(chunk.choices[0].delta.content or "")
     assert caught.value.stage == "output" and refusals == [caught.value]
     assert "".join(sent) == "this is a forb"
@@ -137,12 +139,12 @@ async def test_a_term_that_becomes_a_longer_word_is_held_then_sent() -> None:
         PolicyConfig.model_validate({"blocklist": [{"category": "p", "terms": ["ass"]}]})
     )
     upstream = Upstream([_chunk("our ass"), _chunk("ets grew"), _chunk(finish="stop")])
-    out = await _texts(guarded_chunks(upstream, None, policy, _never))
+    out = await _texts(screened_chunks(upstream, policy.stream_check, _never))
     assert out[0] == "our assets grew"
     refused = Upstream([_chunk("you ass"), _chunk(finish="stop")])
     sent: list[str] = []
     with pytest.raises(ContentPolicyError):
-        async for chunk in guarded_chunks(refused, None, policy, _async_noop):
+        async for chunk in screened_chunks(refused, policy.stream_check, _async_noop):
             sent.append(chunk.choices[0].delta.content or "")
     assert sent == []  # the pending chunk never left
     await policy.aclose()
@@ -150,3 +152,40 @@ async def test_a_term_that_becomes_a_longer_word_is_held_then_sent() -> None:
 
 async def _async_noop(error: GatewayError) -> None:
     return None
+
+
+async def test_streamed_arguments_get_json_escaped_values_and_held_fragments_back() -> None:
+    redaction = Redaction(PiiScanner.from_config(PiiDetectorsConfig()))
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+    assert redaction.redact(f"key: {pem}") == "key: <SECRET_1>"
+
+    def call(arguments: str, finish: str | None = None) -> ChatCompletionChunk:
+        tool = ToolCall(index=0, function=FunctionCall(arguments=arguments))
+        return _chunk(None, finish=finish, tool_calls=[tool])
+
+    upstream = Upstream(
+        [call('{"key": "<SECRET_1>", "to": "SEC'), call("RET_1"), _chunk(finish="tool_calls")]
+    )
+    arguments = ""
+    async for chunk in restored_chunks(upstream, redaction):
+        for tool in chunk.choices[0].delta.tool_calls or ():
+            assert tool.function is not None
+            arguments += tool.function.arguments or ""
+    # The last fragment was held until the finish chunk (which carried no tool call) flushed it.
+    assert arguments == json.dumps({"key": pem})[:-1] + ', "to": "' + json.dumps(pem)[1:-1]
+    assert json.loads(arguments + '"}') == {"key": pem, "to": pem}
+
+
+async def test_other_text_fields_are_restored() -> None:
+    upstream = Upstream(
+        [
+            _chunk(None, reasoning_content="mail <EMA"),
+            _chunk(None, reasoning_content="IL_1> now"),
+            _chunk(finish="stop"),
+        ]
+    )
+    reasoning = ""
+    async for chunk in restored_chunks(upstream, _redaction()):
+        extra = chunk.choices[0].delta.__pydantic_extra__ or {}
+        reasoning += extra.get("reasoning_content") or ""
+    assert reasoning == f"mail {EMAIL} now"

@@ -78,6 +78,20 @@ def detector_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         finder = Finder()
         BAD_SPANS = lambda text: [(5, 2), (0, 10_000), (0, 2)]
         not_callable = 42
+
+        class Offset:  # an integer type of its own, as numpy's int64 is
+            def __init__(self, value):
+                self.value = value
+
+            def __index__(self):
+                return self.value
+
+        def other_ints(text):
+            start = text.find("Ada")
+            return [(Offset(start), Offset(start + 3))]
+
+        def name_strings(text):
+            return ["Ada Lovelace"]
         """
     )
     (tmp_path / "pii_names_plugin.py").write_text(source)
@@ -110,3 +124,13 @@ def test_detector_spans_out_of_range_are_dropped(detector_module: str) -> None:
 def test_detector_errors_are_config_errors(detector_module: str, reference: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         scanner_with(detector=reference)
+
+
+def test_detector_offsets_of_any_integer_type_are_taken(detector_module: str) -> None:
+    assert names_in(scanner_with(detector=f"{detector_module}:other_ints"), "hi Ada") == ["Ada"]
+
+
+def test_a_detector_yielding_names_fails_without_quoting_them(detector_module: str) -> None:
+    with pytest.raises(TypeError) as caught:
+        scanner_with(detector=f"{detector_module}:name_strings").scan("Ada Lovelace")
+    assert "Ada" not in str(caught.value) and "(start, end)" in str(caught.value)

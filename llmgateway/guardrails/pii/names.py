@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -41,13 +42,16 @@ class CustomNameDetector:
     def find(self, text: str) -> Iterator[tuple[int, int]]:
         for span in self._find(text):
             try:
-                start, end = span
+                # Any integer type (numpy's from an NER stack too); a wrong shape must fail loudly,
+                # never let the names through.
+                start, end = (operator.index(offset) for offset in span)
             except (TypeError, ValueError):
+                # Only the type: the value may be the name itself.
                 raise TypeError(
-                    f"pii.names.detector {self._origin} returned {span!r}; "
+                    f"pii.names.detector {self._origin} yielded a {type(span).__name__}; "
                     "it must yield (start, end) pairs of character offsets"
                 ) from None
-            if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+            if 0 <= start < end <= len(text):
                 yield start, end
 
 

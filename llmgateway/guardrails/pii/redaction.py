@@ -10,6 +10,7 @@ answer = redaction.restore(model_answer)      # or redaction.restorer() for a st
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -74,9 +75,15 @@ class Redaction:
             return text
         return restore_text(text, self._values)
 
-    def restorer(self) -> StreamRestorer:
-        """A restorer for a streamed answer, knowing the placeholders issued so far."""
-        return StreamRestorer(self._values)
+    def restorer(self, *, json_escaped: bool = False) -> StreamRestorer:
+        """A restorer for a streamed answer, knowing the placeholders issued so far.
+        ``json_escaped``: the text is JSON (tool-call arguments streamed in pieces), so each value
+        goes back escaped as a JSON string's content."""
+        if not json_escaped:
+            return StreamRestorer(self._values)
+        return StreamRestorer(
+            {key: json.dumps(value, ensure_ascii=False)[1:-1] for key, value in self._values.items()}
+        )
 
     def _key(self, kind: str, value: str) -> str:
         key = self._keys.get((kind, value))

@@ -3,14 +3,16 @@ the classifier flags.
 
 The blocklist runs first (microseconds); the classifier only runs on text the blocklist passed,
 and only at the stages it is configured for. A classifier that fails or times out refuses the call
-(503, retryable) or lets it through with a warning, as ``on_error`` says.
+(503, retryable) or lets it through with a warning, as ``on_error`` says. ``redact`` is what the
+classifier may see of a text: a moderation service is a remote party like any other, so with PII
+redaction on it gets the placeholders, never the values.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from llmgateway.errors import ConfigError, ContentPolicyError, ServiceUnavailableError
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from llmgateway.guardrails.policy.settings import BlocklistEntry, ClassifierConfig, PolicyConfig
 
 logger = logging.getLogger("llmgateway.guardrails.policy")
+Redact = Callable[[str], str]
 
 
 def refusal(stage: Stage, source: str, category: str) -> ContentPolicyError:
@@ -125,39 +128,43 @@ class ContentPolicy:
             classifier = GuardedClassifier(load_classifier(config.classifier, http=http), config.classifier)
         return cls(Blocklist(entries), classifier=classifier, check_output=config.check_output)
 
-    async def check_input(self, texts: Sequence[str]) -> None:
+    async def check_input(self, texts: Sequence[str], *, redact: Redact | None = None) -> None:
         """Raise ContentPolicyError(stage="input") when the request's texts break the policy."""
         found = self.blocklist.first_match(texts)
         if found is not None:
             raise refusal("input", "blocklist rule", found.category)
-        if self.classifier is not None:
+        if self.classifier is not None and "input" in self.classifier.stages:
             # One classification per request: its texts joined, so a long chat costs one call.
-            await self.classifier.check("\n\n".join(texts), "input")
+            joined = "\n\n".join(texts)
+            await self.classifier.check(redact(joined) if redact is not None else joined, "input")
 
-    async def check_output(self, text: str) -> None:
+    async def check_output(self, text: str, *, redact: Redact | None = None) -> None:
         """Raise ContentPolicyError(stage="output") when the answer breaks the policy."""
         if not self.checks_output:
             return
         found = self.blocklist.search(text)
         if found is not None:
             raise refusal("output", "blocklist rule", found.category)
-        if self.classifier is not None:
-            await self.classifier.check(text, "output")
+        await self._classify_output(text, redact)
 
-    def stream_check(self) -> StreamPolicyCheck:
+    def stream_check(self, *, redact: Redact | None = None) -> StreamPolicyCheck:
         """A fresh check for one streamed answer."""
         classify_at_end = (
             self.classifier is not None and "output" in self.classifier.stages and self.checks_output
         )
+
+        async def classify(text: str) -> None:
+            await self._classify_output(text, redact)
+
         return StreamPolicyCheck(
             self.blocklist,
             enabled=self.checks_output,
-            final_check=self._classify_output if classify_at_end else None,
+            final_check=classify if classify_at_end else None,
         )
 
-    async def _classify_output(self, text: str) -> None:
-        if self.classifier is not None:
-            await self.classifier.check(text, "output")
+    async def _classify_output(self, text: str, redact: Redact | None) -> None:
+        if self.classifier is not None and "output" in self.classifier.stages:
+            await self.classifier.check(redact(text) if redact is not None else text, "output")
 
     async def aclose(self) -> None:
         if self.classifier is not None:
