@@ -31,8 +31,29 @@ MAX_LINE_BYTES = 8 * 2**20
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
-def _describe(exc: BaseException) -> str:
+def _where(url: str) -> str:
+    """The address as errors show it: no userinfo, no query (either may hold a credential, e.g.
+    Azure Functions' ``?code=``)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _describe(exc: BaseException, url: str) -> str:
+    """What went wrong; the exception's own text loses the URL's query and userinfo too."""
     text = str(exc)
+    if text:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        for secretive in (url, parts.query, parts.netloc.rpartition("@")[0]):
+            if secretive:
+                text = text.replace(secretive, "[REDACTED]" if secretive != url else _where(url))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -122,9 +143,9 @@ class HttpxSender:
         try:
             response = await self.client.post(url, content=body, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"request to {url} timed out: {exc}") from exc
+            raise APITimeoutError(f"request to {_where(url)} timed out: {_describe(exc, url)}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
+            raise APIConnectionError(f"could not reach {_where(url)}: {_describe(exc, url)}") from exc
         return HttpResponse(response.status_code, response.headers, response.content)
 
     @asynccontextmanager
@@ -140,9 +161,9 @@ class HttpxSender:
             async with self.client.stream("POST", url, content=body, headers=headers, **kwargs) as response:
                 yield _HttpxStream(response)
         except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"request to {url} timed out: {exc}") from exc
+            raise APITimeoutError(f"request to {_where(url)} timed out: {_describe(exc, url)}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
+            raise APIConnectionError(f"could not reach {_where(url)}: {_describe(exc, url)}") from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,9 +244,9 @@ class AiohttpSender:
             ) as response:
                 return HttpResponse(response.status, response.headers, await response.read())
         except asyncio.TimeoutError as exc:
-            raise APITimeoutError(f"request to {url} got no data for {timeout}s") from exc
+            raise APITimeoutError(f"request to {_where(url)} got no data for {timeout}s") from exc
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
+            raise APIConnectionError(f"could not reach {_where(url)}: {_describe(exc, url)}") from exc
 
     @asynccontextmanager
     async def stream(
@@ -239,9 +260,9 @@ class AiohttpSender:
             ) as response:
                 yield _AiohttpStream(response)
         except asyncio.TimeoutError as exc:
-            raise APITimeoutError(f"request to {url} got no data for {timeout}s") from exc
+            raise APITimeoutError(f"request to {_where(url)} got no data for {timeout}s") from exc
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(f"could not reach {url}: {_describe(exc)}") from exc
+            raise APIConnectionError(f"could not reach {_where(url)}: {_describe(exc, url)}") from exc
 
 
 # ---------------------------------------------------------------------------------------------

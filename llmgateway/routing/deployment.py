@@ -92,7 +92,8 @@ def build_deployment(
     try:
         settings = provider_cls.Settings.model_validate(config.settings)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, f"{path}.settings")) from exc
+        # Not chained: pydantic's own text quotes the settings, api keys included.
+        raise ConfigError(describe_validation_error(exc, f"{path}.settings")) from None
     pricing = config.pricing
     if pricing.model is not None:
         from llmgateway.accounting.price_table import load_price_table

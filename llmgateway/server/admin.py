@@ -76,7 +76,13 @@ class AdminApi:
                 await self._require_master(request)
                 return await endpoint(request)
             except GatewayError as exc:
-                return _json(exc.to_openai_body(), exc.status_code)
+                from starlette.responses import Response
+
+                from llmgateway.server.errors import render
+
+                status, body, headers = render(exc, self.state.scrub)
+                answer_headers = {name.decode(): value.decode() for name, value in headers}
+                return Response(body, status_code=status, headers=answer_headers)
 
         return run
 
@@ -95,13 +101,17 @@ class AdminApi:
         if isinstance(authenticator, KeyAuthenticator):
             authenticator.invalidate(key_id)
 
-    @staticmethod
-    async def _body(request: Request) -> dict[str, Any]:
+    async def _body(self, request: Request) -> dict[str, Any]:
+        from llmgateway.server.json_limits import check_depth
+
         raw = await request.body()
+        # Whatever the content type says: UTF-8 JSON (json.loads would also guess UTF-16 from
+        # bytes, past the depth check's byte scan), no deeper than the limit.
+        check_depth(raw, self.state.config.max_json_depth)
         try:
-            data = json.loads(raw or b"{}")
+            data = json.loads(raw.decode("utf-8") if raw else "{}")
         except (ValueError, UnicodeDecodeError, RecursionError):
-            raise BadRequestError("the request body is not valid JSON", code="invalid_json") from None
+            raise BadRequestError("the request body is not valid UTF-8 JSON", code="invalid_json") from None
         if not isinstance(data, dict):
             raise BadRequestError("the request body must be a JSON object", code="invalid_json")
         return data

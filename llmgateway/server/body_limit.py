@@ -108,11 +108,12 @@ async def _read(receive: Receive, limit: int) -> bytes:
 
 
 async def send_refusal(send: Send, error: BadRequestError) -> None:
-    """The error answer; after a 408 it also closes the connection (uvicorn honours the header)."""
+    """The error answer, sent before the body was read whole: it also closes the connection
+    (uvicorn honours the header), since the rest of the body may still trickle in."""
     from llmgateway.server.errors import render, send_json
 
     status, body, headers = render(error)
-    if isinstance(error, BodyTimeout):
+    if isinstance(error, BodyTimeout) or error.status_code == 413:
         headers.append(CLOSE)
     await send_json(send, status, body, headers)
 

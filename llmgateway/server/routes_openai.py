@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from llmgateway.config import describe_validation_error
 from llmgateway.errors import BadRequestError, GatewayError, NotFoundError, PermissionDeniedError
 from llmgateway.metadata_headers import metadata_headers, safe_header_value
-from llmgateway.server.body_limit import CLOSE, BodyTimeout, ClientGone, read_body
+from llmgateway.server.body_limit import CLOSE, ClientGone, read_body
 from llmgateway.server.disconnect import DisconnectWatch
 from llmgateway.server.errors import JSON_HEADERS, internal_error_body, render, send_error, send_json
 from llmgateway.server.json_limits import DEFAULT_MAX_JSON_DEPTH, check_depth
@@ -176,11 +176,13 @@ class OpenAIEndpoint:
         metrics = state.metrics
         call = _Call(time.perf_counter())
         metrics.in_flight += 1
+        body_read = False
         try:
             incoming = Incoming(scope)
             call.principal = await state.authenticator.authenticate(incoming.authorization)
             config = state.config
             raw = await read_body(scope, receive, config.max_body_bytes, config.body_timeout_seconds)
+            body_read = True
             if self.kind == "chat":
                 await self._chat(call, raw, incoming, receive, send)
             else:
@@ -199,8 +201,10 @@ class OpenAIEndpoint:
                 error=type(exc).__name__,
                 deployment=exc.deployment,
             )
-            if isinstance(exc, BodyTimeout):
-                headers.append(CLOSE)  # the rest of the body may still come: no reuse
+            if not body_read:
+                # Answered before the body was read (a bad key, too large, too slow): the rest of
+                # it may still trickle in, so the connection is not kept for another request.
+                headers.append(CLOSE)
             await send_json(send, status, body, headers)
         except Exception:
             logger.exception("unexpected error answering %s", scope.get("path"))

@@ -46,7 +46,8 @@ class DashboardGuard:
     def _valid_session(self, cookie: str) -> bool:
         assert self._key is not None
         issued_text, _, _ = cookie.partition(".")
-        if not issued_text.isdigit():
+        # ASCII digits of a plausible length: int() refuses "²" and 4,301-digit strings.
+        if not (issued_text.isascii() and issued_text.isdigit() and len(issued_text) <= 12):
             return False
         issued = int(issued_text)
         if not hmac.compare_digest(cookie.encode(), session_token(self._key, issued).encode()):
