@@ -109,7 +109,7 @@ class _HttpxStream:
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"stream timed out: {exc}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
+            raise APIConnectionError(f"stream broke off: {_describe(exc, str(self._response.url))}") from exc
 
     async def chunks(self) -> AsyncIterator[bytes]:
         import httpx
@@ -120,7 +120,7 @@ class _HttpxStream:
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"stream timed out: {exc}") from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
+            raise APIConnectionError(f"stream broke off: {_describe(exc, str(self._response.url))}") from exc
 
     async def read(self) -> bytes:
         return await self._response.aread()
@@ -196,7 +196,7 @@ class _AiohttpStream:
         except asyncio.TimeoutError as exc:
             raise APITimeoutError("stream timed out") from exc
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
+            raise APIConnectionError(f"stream broke off: {_describe(exc, str(self._response.url))}") from exc
         pending = pending.rstrip(b"\r")
         if pending:
             yield pending
@@ -210,7 +210,7 @@ class _AiohttpStream:
         except asyncio.TimeoutError as exc:
             raise APITimeoutError("stream timed out") from exc
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(f"stream broke off: {_describe(exc)}") from exc
+            raise APIConnectionError(f"stream broke off: {_describe(exc, str(self._response.url))}") from exc
 
     async def read(self) -> bytes:
         return await self._response.read()
