@@ -208,6 +208,8 @@ class Dispatcher:
         route = self.route(model)
         if guard is not None and guard.local_only:  # PII in block mode: only exempt deployments
             route = route.only(guard.allows)
+            if not route.candidates_for(capable):
+                await guard.refuse_unserved(what)
         if self._checked:
             self._ensure_health_checks()
         if self.shared_breakers is not None:

@@ -148,6 +148,16 @@ class CallGuard:
 
         return screened_chunks(chunks, lambda: policy.stream_check(redact=self.classifier_view), self.refused)
 
+    async def refuse_unserved(self, what: str) -> None:
+        """Block mode kept the call to exempt deployments and none of them can serve it."""
+        error = PiiBlockedError(
+            "the request holds personal data or secrets and this model or key is set to block "
+            f"them; only local deployments may take it, and none of them supports {what}. Remove "
+            "them, or ask an admin to set this model or key to redact"
+        )
+        await self.refused(error)
+        raise error
+
     async def refused(self, refusal: GatewayError) -> None:
         caller, model, request_id = self._call
         await self._guardrails.refused(refusal, caller, model, request_id)

@@ -53,9 +53,12 @@ class ModelRoute:
         """The same route over the deployments ``keep`` accepts (one call's view of it)."""
         return ModelRoute(self.model, [d for d in self.deployments if keep(d)], self.routing)
 
+    def candidates_for(self, capable: Capability) -> list[Deployment]:
+        return [d for d in self.deployments if capable(d.provider.capabilities)]
+
     def candidates(self, capable: Capability, what: str) -> list[Deployment]:
         """Deployments able to serve the call, in the config's order."""
-        found = [d for d in self.deployments if capable(d.provider.capabilities)]
+        found = self.candidates_for(capable)
         if not found:
             raise NoDeploymentAvailableError(
                 f"no deployment of model '{self.model}' supports {what}; "

@@ -183,3 +183,21 @@ async def test_an_unknown_model_is_not_found_before_any_guard() -> None:
                 model=f"x {EMAIL}", messages=[{"role": "user", "content": EMAIL}]
             )
         assert await gw.audit.query() == []
+
+
+async def test_block_mode_with_no_capable_exempt_deployment_is_a_pii_refusal() -> None:
+    from llmgateway.errors import PiiBlockedError
+    from llmgateway.provider import Capabilities
+    from llmgateway.routing.deployment import Deployment
+
+    local = MockProvider(capabilities=Capabilities(chat=True, streaming=True, tools=False))
+    remote = MockProvider()
+    deployments = [Deployment(name="remote", provider=remote), Deployment(name="trusted", provider=local)]
+    guardrails = {"pii": {"mode": "block", "exempt_deployments": ["trusted"]}}
+    async with Gateway(models={"m": deployments}, guardrails=guardrails) as gw:
+        tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+        with pytest.raises(PiiBlockedError, match="none of them supports tool calls"):
+            await gw.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": EMAIL}], tools=tools
+            )
+        assert not remote.calls and not local.calls
