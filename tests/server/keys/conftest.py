@@ -11,6 +11,7 @@ import pytest
 from llmgateway.server.keys.postgres_store import PostgresKeyStore
 from llmgateway.server.keys.sqlite_store import SqliteKeyStore
 from llmgateway.server.keys.store import KeyStore
+from tests.server.keys.cli_harness import config  # noqa: F401  (the fixture, for the keys CLI tests)
 
 
 @pytest.fixture
