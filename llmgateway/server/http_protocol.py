@@ -14,6 +14,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from llmgateway.server.runner import DEFAULT_HEADER_TIMEOUT, HEADER_TIMEOUT_ENV
 
+_LINGER_SECONDS = 2.0
+
 _TOO_SLOW = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 38\r\nconnection: close\r\n\r\nrequest headers did not arrive in time\n"
@@ -39,6 +41,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_deadline: asyncio.TimerHandle | None = None
         self._headers_done = False
         self._header_bytes = 0
+        self._refused = False
 
     def _arm_header_deadline(self) -> None:
         if self._header_deadline is None:
@@ -51,9 +54,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, answer: bytes) -> None:
         self._disarm_header_deadline()
-        if not self.transport.is_closing():
-            self.transport.write(answer)
-            self.transport.close()
+        if self._refused or self.transport.is_closing():
+            return
+        self._refused = True
+        self.transport.write(answer)
+        # Half-close, then drop what the client still sends for a moment: closing with its bytes
+        # unread would reset the connection, and the client could lose the answer.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(_LINGER_SECONDS, self.transport.close)
 
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
@@ -68,6 +77,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # answered and closing: the rest is dropped
         if not self._headers_done:
             self._header_bytes += len(data)
         super().data_received(data)
