@@ -24,7 +24,8 @@ MODELS = ["chat", "other", "cached"]
 
 
 def fuzz_config(master_key: str) -> dict[str, Any]:
-    """Mock deployments that answer (so any 5xx is the gateway's), a response cache, the master key."""
+    """Mock deployments that answer (so any 5xx is the gateway's), a response cache, the master key,
+    and the guardrails on every request (PII redaction, blocking on one model, a blocklist)."""
 
     def model(name: str) -> dict[str, Any]:
         return {"deployments": [{"name": f"mock-{name}", "provider": "mock"}]}
@@ -32,6 +33,13 @@ def fuzz_config(master_key: str) -> dict[str, Any]:
     return {
         "models": {name: model(name) for name in MODELS},
         "cache": {"backend": "memory", "cache_nondeterministic": True},
+        "guardrails": {
+            "pii": {"mode": "redact", "models": {"other": "block"}},
+            "policy": {
+                "blocklist": [{"category": "fuzz", "terms": ["forbidden"], "patterns": ["(?:ab){3,}"]}]
+            },
+        },
+        "audit": {"backend": "memory"},
         "shutdown": {"drain_seconds": 1},
         "server": {"master_key": master_key},
     }
