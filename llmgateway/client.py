@@ -322,18 +322,22 @@ class Gateway:
         self.audit: AuditLog = build_audit_log(
             file.audit if file else None, file.server.keys if file else None
         )
-        self.guardrails: Guardrails | None = None
         guarding = section(GuardrailsConfig, guardrails, "guardrails") or (file.guardrails if file else None)
-        # Virtual keys carry their own PII mode: the guard is there to honour it.
-        keys_may_ask = file is not None and file.server.keys is not None
-        if keys_may_ask and guarding is None:
-            guarding = GuardrailsConfig()
-        if guarding is not None and (guarding.pii is not None or guarding.policy is not None or keys_may_ask):
+
+        def build_guardrails() -> Guardrails:
+            """Also made on first need when a caller (a virtual key) brings its own PII mode."""
             from llmgateway.guardrails.guard import Guardrails
 
-            self.guardrails = Guardrails(guarding, routes, self.audit, keys_may_ask=keys_may_ask)
+            return Guardrails(guarding or GuardrailsConfig(), routes, self.audit, keys_may_ask=True)
+
+        configured = guarding is not None and (guarding.pii is not None or guarding.policy is not None)
         self._pipeline = Pipeline(
-            self._dispatcher, services.admission(), services.cache, services.ledger, self.guardrails
+            self._dispatcher,
+            services.admission(),
+            services.cache,
+            services.ledger,
+            build_guardrails() if configured else None,
+            guardrails_factory=build_guardrails,
         )
         if services.ledger is not None and (file is None or file.shutdown.handle_sigterm):
             from llmgateway.shutdown import SigtermGuard
@@ -385,6 +389,12 @@ class Gateway:
         return self.http.client
 
     @property
+    def guardrails(self) -> Guardrails | None:
+        """PII redaction and the content policy, when configured (or once a caller asked for its
+        own PII mode)."""
+        return self._pipeline.guardrails
+
+    @property
     def pipeline(self) -> Pipeline:
         """The call path behind the OpenAI-shaped methods (the proxy calls it directly, with
         requests it has already validated)."""
@@ -422,8 +432,8 @@ class Gateway:
         await self._dispatcher.aclose()
         await self._pipeline.settled()
         await self.services.aclose()
-        if self.guardrails is not None:
-            await self.guardrails.aclose()
+        if self._pipeline.guardrails is not None:
+            await self._pipeline.guardrails.aclose()
         await self.audit.aclose()
         seen: set[int] = set()
         for deployment in self.deployments():

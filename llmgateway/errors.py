@@ -184,6 +184,15 @@ class StreamInterruptedError(APIConnectionError):
         self.chunks_received = chunks_received
 
 
+class PolicyCheckFailedError(ServiceUnavailableError):
+    """The content policy's classifier failed or timed out and ``on_error: block`` withholds the
+    request or the answer (503, retryable). The deployment did nothing wrong: no other deployment
+    would fare better, and the failure counts against none."""
+
+    fallback = False
+    error_type = "policy_check_failed"
+
+
 class NoDeploymentAvailableError(GatewayError):
     """Every deployment of a model failed or none could take the call."""
 

@@ -93,12 +93,17 @@ class Pipeline:
         cache: ResponseCache | None = None,
         ledger: Ledger | None = None,
         guardrails: Guardrails | None = None,
+        *,
+        guardrails_factory: Callable[[], Guardrails] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self._admission = admission if admission is not None and admission.active else None
         self.cache = cache
         self.ledger = ledger
         self.guardrails = guardrails
+        # Built on first need: a caller (a virtual key) with its own PII mode on a gateway without
+        # guardrails configured.
+        self._guardrails_factory = guardrails_factory
         self._plain = self._admission is None and cache is None and ledger is None and guardrails is None
         # Bookkeeping running on its own (settling over the network, releases of failed calls);
         # held so the tasks are not collected, and awaited before the stores close.
@@ -122,7 +127,7 @@ class Pipeline:
         caller: Caller,
         control: CacheControl | None,
     ) -> ChatCompletion:
-        if self._plain:
+        if self._plain and caller.pii is None:
             return await self.dispatcher.chat(request, timeout, override)
         return await self._unary(
             "chat",
@@ -142,7 +147,7 @@ class Pipeline:
         caller: Caller,
         control: CacheControl | None,
     ) -> Completion:
-        if self._plain:
+        if self._plain and caller.pii is None:
             return await self.dispatcher.completions(request, timeout, override)
         return await self._unary(
             "completion",
@@ -162,7 +167,7 @@ class Pipeline:
         caller: Caller,
         control: CacheControl | None,
     ) -> EmbeddingResponse:
-        if self._plain:
+        if self._plain and caller.pii is None:
             return await self.dispatcher.embeddings(request, timeout, override)
         return await self._unary(
             "embedding",
@@ -182,7 +187,7 @@ class Pipeline:
         caller: Caller,
         control: CacheControl | None,
     ) -> ChatStream:
-        if self._plain:
+        if self._plain and caller.pii is None:
             return await self.dispatcher.stream_chat(request, timeout, override)
         books = self._open(caller, request.model, stream=True)
         try:
@@ -219,10 +224,13 @@ class Pipeline:
         request_id: str,
     ) -> CallGuard | None:
         """The input checks (policy, PII): raise the refusal, or the call's guard."""
-        if self.guardrails is None:
-            return None
+        guardrails = self.guardrails
+        if guardrails is None:
+            if caller.pii in (None, "off") or self._guardrails_factory is None:
+                return None
+            guardrails = self.guardrails = self._guardrails_factory()
         self.dispatcher.route(request.model)  # an unknown model is a 404 before anything else
-        return await self.guardrails.begin(request, caller, request_id)
+        return await guardrails.begin(request, caller, request_id)
 
     def _open(self, caller: Caller, model: str, *, stream: bool) -> CallBooks:
         """Count a call in; it is counted out when its books close."""

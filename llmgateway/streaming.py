@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Protocol
 
 from llmgateway.accounting.estimate import estimate_usage
-from llmgateway.errors import ContentPolicyError, GatewayError, StreamInterruptedError
+from llmgateway.errors import ContentPolicyError, GatewayError, PolicyCheckFailedError, StreamInterruptedError
 from llmgateway.types import (
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -168,7 +168,7 @@ class ChatStream:
                 except StopAsyncIteration:
                     break
             completed = True
-        except ContentPolicyError as exc:
+        except (ContentPolicyError, PolicyCheckFailedError) as exc:  # withheld by our policy
             refused = True
             if exc.deployment is None:
                 exc.deployment = self._deployment

@@ -65,6 +65,7 @@ class CallGuard:
         "_call",
         "_guardrails",
         "classifier_view",
+        "found",
         "local_only",
         "redacted",
         "redaction",
@@ -78,6 +79,7 @@ class CallGuard:
         redacted: Any = None,
         local_only: bool = False,
         classifier_view: Callable[[str], str] | None = None,
+        found: bool = False,
     ) -> None:
         self._guardrails = guardrails
         self._call = call  # who, which model, the ledger's request id: for the audit log
@@ -85,10 +87,11 @@ class CallGuard:
         self.redacted = redacted  # the request as remote deployments get it
         self.local_only = local_only  # block mode with PII found: exempt deployments only
         self.classifier_view = classifier_view  # what the classifier may see of a text
+        self.found = found  # PII found where nothing is redacted (a model whose deployments are exempt)
 
     @property
     def found_pii(self) -> bool:
-        return self.redaction is not None or self.local_only
+        return self.redaction is not None or self.local_only or self.found
 
     def allows(self, deployment: Deployment) -> bool:
         return not self.local_only or self._guardrails.exempt(deployment)
@@ -248,30 +251,39 @@ class Guardrails:
         scans = self.scanner is not None and mode != "off"
         if not scans and self.policy is None:
             return None
-        texts = request_texts(request)
+        texts, secrets = request_texts(request)
         guard = CallGuard(self, call)
         if scans and (model not in self._all_exempt or self._classifies):
-            guard = await self._redact(request, texts, mode, call)
+            guard = await self._redact(request, texts, secrets, mode, call)
         if self.policy is not None:
             try:
-                await self.policy.check_input(texts, redact=guard.classifier_view)
+                await self.policy.check_input(texts + secrets, redact=guard.classifier_view)
             except ContentPolicyError as refusal:
                 await self.refused(refusal, caller, model, request_id)
                 raise
         return guard
 
     async def _redact(
-        self, request: AnyRequest, texts: list[str], mode: PiiMode, call: tuple[Caller, str, str | None]
+        self,
+        request: AnyRequest,
+        texts: list[str],
+        secrets: list[str],
+        mode: PiiMode,
+        call: tuple[Caller, str, str | None],
     ) -> CallGuard:
         assert self.scanner is not None
         caller, model, request_id = call
         redaction = Redaction(self.scanner)
         for text in texts:
             redaction.reserve(text)
-        replaced = {text: redaction.redact(text) for text in texts}
+        for value in secrets:  # values of fields named like secrets: secrets whatever they look like
+            redaction.placeholder("secret", value)
+        first = {text: redaction.redact(text) for text in texts}
+        # Then every secret found by its context comes out of the other texts too.
+        replaced = {text: redaction.hide_secrets(done) for text, done in first.items()}
         # Whatever the classifier is shown goes through this call's placeholders (an answer's new
         # values get new ones).
-        view = redaction.redact
+        view = redaction.conceal
         if not redaction:
             return CallGuard(self, call, classifier_view=view)
         if mode == "block":
@@ -287,13 +299,17 @@ class Guardrails:
                 raise error
             return CallGuard(self, call, local_only=True, classifier_view=view)
         if model in self._all_exempt:  # scanned only for the classifier's sake
-            return CallGuard(self, call, classifier_view=view)
+            return CallGuard(self, call, classifier_view=view, found=True)
 
-        def rewrite(text: str) -> str:
-            known = replaced.get(text)
-            return known if known is not None else redaction.redact(text)
+        def free_text(value: str) -> str:
+            known = replaced.get(value)
+            return known if known is not None else redaction.conceal(value)
 
-        return CallGuard(self, call, redaction, rewritten(request, rewrite), classifier_view=view)
+        def secret(value: str) -> str:
+            return redaction.placeholder("secret", value)
+
+        redacted = rewritten(request, free_text, secret)
+        return CallGuard(self, call, redaction, redacted, classifier_view=view)
 
     async def refused(self, error: GatewayError, caller: Caller, model: str, request_id: str | None) -> None:
         """Audit a blocked call: who, which model, why; never the text."""

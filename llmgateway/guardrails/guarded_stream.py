@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from llmgateway.errors import ContentPolicyError, GatewayError
+from llmgateway.guardrails.wire_text import restore_value, strings_in
 from llmgateway.types import ChatCompletionChunk, ChunkChoice, ChunkDelta, FunctionCall, ToolCall
 
 if TYPE_CHECKING:
@@ -79,10 +80,20 @@ def _text_fields(delta: ChunkDelta) -> list[str]:
     return fields
 
 
+def _nested_fields(delta: ChunkDelta) -> list[str]:
+    """Extra fields holding lists or objects (``reasoning_details`` ...): restored chunk by chunk."""
+    extra = delta.__pydantic_extra__
+    return [k for k, v in extra.items() if isinstance(v, (list, dict))] if extra else []
+
+
 def _restore(choice: ChunkChoice, state: _Restorers) -> None:
     delta = choice.delta
     for field in _text_fields(delta):
         setattr(delta, field, state.text(field, getattr(delta, field)))
+    extra = delta.__pydantic_extra__
+    for field in _nested_fields(delta):
+        assert extra is not None
+        extra[field] = restore_value(extra[field], state.redaction.restore)
     for call in delta.tool_calls or ():
         if call.function is not None and call.function.arguments:
             call.function.arguments = state.argument(call.index or 0, call.function.arguments)
@@ -176,6 +187,9 @@ def _check(
         delta = choice.delta
         for field in _text_fields(delta):
             check.feed(getattr(delta, field))
+        for field in _nested_fields(delta):
+            for text in strings_in((delta.__pydantic_extra__ or {})[field]):
+                check.feed(text)
         for call in delta.tool_calls or ():
             if call.function is not None and call.function.arguments:
                 check.feed(call.function.arguments)

@@ -1,13 +1,14 @@
 """Where the text is in the wire models: read it (for the PII scan and the content policy),
 rewrite it (a request with its PII redacted), and put values back (an answer restored).
 
-Every string a request carries is text, wherever it is: message contents and their parts, earlier
-tool calls' arguments (the strings inside their JSON), tool and response-format descriptions and
-enums, ``stop``, ``user``, ``metadata`` and any field the client added, since all of it travels
-upstream. Left alone are the fields that name or shape things (model, role, type, ids, tool and
-schema names, image / audio / file payloads): a placeholder there would break the call. A
-message's ``name`` is an identifier too (``^[A-Za-z0-9_-]+$`` at OpenAI), so it gets the bare
-placeholder form (``NAME_1``), which restoring also knows.
+Every string a request carries is text, at any depth, keys of nested objects included: message
+contents and their parts, earlier tool calls' arguments (the strings inside their JSON), tool and
+response-format schemas, ``stop``, ``user``, ``metadata`` and any field the client added, since
+all of it travels upstream. A string under a key that names a secret (``password``, ``api_key``,
+``token`` ...) is a secret whatever it looks like. Left alone: ``model``, and binary payloads
+(images, audio, files, ``data:`` URLs). A message's ``name`` is an identifier
+(``^[A-Za-z0-9_-]+$`` at OpenAI), so it gets the bare placeholder form (``NAME_1``), which
+restoring also knows.
 """
 
 from __future__ import annotations
@@ -28,46 +29,72 @@ from llmgateway.types import (
 Rewrite = Callable[[str], str]
 Request = TypeVar("Request", bound=ChatCompletionRequest | CompletionRequest | EmbeddingRequest)
 
-# Keys whose values are identifiers, enums or binary payloads, never free text.
-_KEPT = frozenset(
-    {
-        "model", "role", "type", "id", "tool_call_id", "name", "object", "encoding_format",
-        "image_url", "input_audio", "file", "detail", "format", "tool_choice", "modalities",
-        "voice", "audio", "service_tier", "reasoning_effort", "$ref", "$schema",
-    }
-)  # fmt: skip
+# Keys whose values are binary payloads (base64, URLs of images): no text to find, costly to scan.
+_BINARY = frozenset({"image_url", "input_audio", "file", "file_data", "data", "b64_json", "audio"})
+# A secret-named field's value is taken whole from this length (shorter ones are flags, not keys).
+_MIN_SECRET = 6
 
 
-def _walk(value: Any, rewrite: Rewrite) -> Any:
-    """``value`` (JSON-like) with ``rewrite`` applied to every text string in it."""
+class _Rewriter:
+    """What is done to each string: ``text`` for free text, ``secret`` for a value whose field
+    names it a secret."""
+
+    __slots__ = ("secret", "text")
+
+    def __init__(self, text: Rewrite, secret: Rewrite | None = None) -> None:
+        self.text = text
+        self.secret = secret or text
+
+
+def _walk(value: Any, rewriter: _Rewriter) -> Any:
+    """``value`` (JSON-like) with every string in it rewritten, the keys of objects too."""
     if isinstance(value, str):
-        return rewrite(value)
+        return rewriter.text(value)
     if isinstance(value, list):
-        return [_walk(item, rewrite) for item in value]
+        return [_walk(item, rewriter) for item in value]
     if isinstance(value, dict):
-        return {key: _field(key, item, rewrite) for key, item in value.items()}
+        return {
+            rewriter.text(key) if isinstance(key, str) else key: _field(key, item, rewriter)
+            for key, item in value.items()
+        }
     return value
 
 
-def _field(key: str, value: Any, rewrite: Rewrite) -> Any:
-    if key in _KEPT:
+def _field(key: Any, value: Any, rewriter: _Rewriter) -> Any:
+    if key in _BINARY:
         return value
-    if key == "arguments" and isinstance(value, str):
-        return _rewrite_json(value, rewrite)
-    return _walk(value, rewrite)
+    if isinstance(value, str):
+        if value.startswith("data:"):
+            return value
+        if key == "arguments":
+            return _rewrite_json(value, rewriter)
+        if isinstance(key, str) and len(value) >= _MIN_SECRET and _names_secret(key):
+            return rewriter.secret(value)
+        return rewriter.text(value)
+    return _walk(value, rewriter)
 
 
-def _rewrite_json(text: str, rewrite: Rewrite) -> str:
-    """Tool-call arguments are JSON: the strings inside it are rewritten (as decoded values), so
-    a value is found, replaced and later restored in one form, and the result stays valid JSON."""
+def _names_secret(key: str) -> bool:
+    from llmgateway.secret_scrub import is_secret_name
+
+    return is_secret_name(key)
+
+
+def _rewrite_json(text: str, rewriter: _Rewriter) -> str:
+    """Tool-call arguments are JSON: the strings inside it are rewritten (as decoded values, their
+    keys giving context), so a value is found, replaced and later restored in one form, and the
+    result stays valid JSON."""
     try:
         parsed = json.loads(text)
     except ValueError:
-        return rewrite(text)
-    if isinstance(parsed, str):
-        return json.dumps(rewrite(parsed), ensure_ascii=False)
-    changed = _walk(parsed, rewrite)
-    return text if changed == parsed else json.dumps(changed, ensure_ascii=False)
+        return rewriter.text(text)
+    changed = _walk(parsed, rewriter) if not isinstance(parsed, str) else rewriter.text(parsed)
+    if changed == parsed:
+        return text  # nothing changed: the model's own formatting stays
+    try:
+        return json.dumps(changed, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # numbers JSON cannot write back (1e999): rewrite the text as it is
+        return rewriter.text(text)
 
 
 def _bare(rewrite: Rewrite) -> Rewrite:
@@ -75,41 +102,71 @@ def _bare(rewrite: Rewrite) -> Rewrite:
     return lambda text: rewrite(text).replace("<", "").replace(">", "")
 
 
-def _rewrite_request(data: dict[str, Any], rewrite: Rewrite) -> dict[str, Any]:
-    out = {key: _field(key, value, rewrite) for key, value in data.items() if key != "messages"}
+def _rewrite_request(data: dict[str, Any], rewriter: _Rewriter) -> dict[str, Any]:
+    out = {
+        key: value if key == "model" else _field(key, value, rewriter)
+        for key, value in data.items()
+        if key != "messages"
+    }
     messages = data.get("messages")
     if isinstance(messages, list):
-        out["messages"] = [_rewrite_message(m, rewrite) for m in messages]
+        out["messages"] = [_rewrite_message(m, rewriter) for m in messages]
     return out
 
 
-def _rewrite_message(message: Any, rewrite: Rewrite) -> Any:
+def _rewrite_message(message: Any, rewriter: _Rewriter) -> Any:
     if not isinstance(message, dict):
         return message
-    out = {key: _field(key, value, rewrite) for key, value in message.items()}
+    out = {key: _field(key, value, rewriter) for key, value in message.items() if key != "name"}
     name = message.get("name")
     if isinstance(name, str):
-        out["name"] = _bare(rewrite)(name)
+        out["name"] = _bare(rewriter.text)(name)
     return out
 
 
-def request_texts(request: ChatCompletionRequest | CompletionRequest | EmbeddingRequest) -> list[str]:
-    """Every text of the request, in order (token ids are not text)."""
+def request_texts(
+    request: ChatCompletionRequest | CompletionRequest | EmbeddingRequest,
+) -> tuple[list[str], list[str]]:
+    """Every text of the request in order, and the values its secret-named fields hold (token
+    ids are not text)."""
     texts: list[str] = []
+    secrets: list[str] = []
+
+    def text(value: str) -> str:
+        texts.append(value)
+        return value
+
+    def secret(value: str) -> str:
+        secrets.append(value)
+        return value
+
+    _rewrite_request(request.model_dump(exclude_unset=True), _Rewriter(text, secret))
+    return texts, secrets
+
+
+def rewritten(request: Request, text: Rewrite, secret: Rewrite) -> Request:
+    """A copy of ``request`` with each of its texts rewritten (the original is kept for the
+    caller's books, the cache key and exempt deployments)."""
+    data = _rewrite_request(request.model_dump(exclude_unset=True), _Rewriter(text, secret))
+    return cast(Request, type(request).model_validate(data))
+
+
+def restore_value(value: Any, restore: Rewrite) -> Any:
+    """A JSON-like value an upstream sent (a nested field of a stream chunk) with ``restore``
+    applied to every string in it."""
+    return _walk(value, _Rewriter(restore))
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string in a JSON-like value, keys included."""
+    found: list[str] = []
 
     def collect(text: str) -> str:
-        texts.append(text)
+        found.append(text)
         return text
 
-    _rewrite_request(request.model_dump(exclude_unset=True), collect)
-    return texts
-
-
-def rewritten(request: Request, rewrite: Rewrite) -> Request:
-    """A copy of ``request`` with ``rewrite`` applied to each of its texts (the original is kept
-    for the caller's books, the cache key and exempt deployments)."""
-    data = _rewrite_request(request.model_dump(exclude_unset=True), rewrite)
-    return cast(Request, type(request).model_validate(data))
+    _walk(value, _Rewriter(collect))
+    return found
 
 
 def _restore_model(model: WireModel, restore: Rewrite, fields: tuple[str, ...]) -> None:
@@ -122,8 +179,8 @@ def _restore_model(model: WireModel, restore: Rewrite, fields: tuple[str, ...]) 
     extra = model.__pydantic_extra__
     if extra:
         for name, value in extra.items():
-            if name not in _KEPT:
-                extra[name] = _walk(value, restore)
+            if name not in _BINARY:
+                extra[name] = _walk(value, _Rewriter(restore))
 
 
 def restore_chat(response: ChatCompletion, restore: Rewrite) -> None:
@@ -133,7 +190,7 @@ def restore_chat(response: ChatCompletion, restore: Rewrite) -> None:
         _restore_model(message, restore, ("content",))
         for call in message.tool_calls or ():
             if call.function is not None and call.function.arguments:
-                call.function.arguments = _rewrite_json(call.function.arguments, restore)
+                call.function.arguments = _rewrite_json(call.function.arguments, _Rewriter(restore))
 
 
 def restore_completion(response: Completion, restore: Rewrite) -> None:
@@ -155,8 +212,8 @@ def _texts_of(model: WireModel, fields: tuple[str, ...]) -> list[str]:
     extra = model.__pydantic_extra__
     if extra:
         for name, value in extra.items():
-            if name not in _KEPT:
-                _walk(value, collect)
+            if name not in _BINARY:
+                _walk(value, _Rewriter(collect))
     return texts
 
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from llmgateway.errors import ContentPolicyError, GatewayError
+from llmgateway.errors import ContentPolicyError, GatewayError, PolicyCheckFailedError
 from llmgateway.server.disconnect import DisconnectWatch
 from llmgateway.sse import SSE_DONE
 from llmgateway.types import ChatCompletionChunk
@@ -51,7 +51,8 @@ async def send_stream(
             async for chunk in stream:
                 await send({"type": "http.response.body", "body": _encode(chunk), "more_body": True})
         except GatewayError as exc:
-            outcome, failure = "refused" if isinstance(exc, ContentPolicyError) else "failed", exc
+            withheld = isinstance(exc, (ContentPolicyError, PolicyCheckFailedError))
+            outcome, failure = "refused" if withheld else "failed", exc
         watch.stop()
         if failure is None:
             await send({"type": "http.response.body", "body": SSE_DONE})

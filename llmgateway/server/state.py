@@ -44,5 +44,5 @@ class ServerState:
             log_calls=self.config.log_calls,
             log_prompts=self.config.log_prompts,
             # With PII redaction configured, logged prompts and answers carry placeholders only.
-            scrub=guardrails.scrub if guardrails is not None and guardrails.scanner is not None else None,
+            scrub=guardrails.scrub if guardrails is not None and guardrails.config.pii is not None else None,
         )

@@ -57,3 +57,22 @@ def test_logged_prompts_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
     line = json.loads(caplog.records[-1].getMessage())
     assert line["prompt"][0]["content"] == "mail <EMAIL_1>"
     assert line["answer"] == "ok <EMAIL_1>"
+
+
+def test_logged_prompts_are_left_alone_without_a_pii_section(tmp_path: object) -> None:
+    """Virtual keys may bring their own PII mode, but the call log's text is scrubbed only when
+    the config asks for PII redaction (and nothing is scanned for a call whose mode is off)."""
+    from pathlib import Path
+
+    from llmgateway.server.app import create_app
+
+    assert isinstance(tmp_path, Path)
+    config = {
+        "models": {"chat": {"deployments": [{"provider": "mock"}]}},
+        "server": {
+            "master_key": "sk-test-master-key-0123456789",
+            "keys": {"path": str(tmp_path / "k.sqlite")},
+        },
+    }
+    state = create_app(config).state.server
+    assert state.calls._scrub is None and state.gateway.guardrails is None

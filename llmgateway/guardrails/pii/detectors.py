@@ -108,6 +108,10 @@ class IpDetector:
             yield start, end
 
 
+# 15 digits (E.164), an international "00" prefix and a "(0)" trunk zero.
+_MAX_PHONE_DIGITS = 18
+
+
 @dataclass(frozen=True, slots=True)
 class _Group:
     start: int  # offsets in the text
@@ -165,11 +169,14 @@ class PhoneDetector:
 
 
 def _split_groups(text: str, start: int, end: int) -> list[_Group]:
-    """Digit groups of a candidate; stops at a stray parenthesis."""
+    """Digit groups of a candidate; stops at a stray parenthesis, and once the groups hold more
+    digits than any phone number can (a long run of numbers must not cost quadratic time: every
+    head of the groups is tried), keeping the group that crossed for its separator."""
     groups: list[_Group] = []
     separator = ""
     index = start
-    while index < end:
+    digits = 0
+    while index < end and digits <= _MAX_PHONE_DIGITS:
         char = text[index]
         if char == "(":
             close = text.find(")", index, end)
@@ -178,11 +185,13 @@ def _split_groups(text: str, start: int, end: int) -> list[_Group]:
                 break
             groups.append(_Group(index, close + 1, inner, True, separator))
             index, separator = close + 1, ""
+            digits += len(inner)
         elif char.isdigit():
             stop = index
             while stop < end and text[stop].isdigit():
                 stop += 1
             groups.append(_Group(index, stop, text[index:stop], False, separator))
+            digits += stop - index
             index, separator = stop, ""
         elif char in " .-":
             separator = char

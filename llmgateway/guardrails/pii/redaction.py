@@ -61,6 +61,24 @@ class Redaction:
         pieces.append(text[last:])
         return "".join(pieces)
 
+    def placeholder(self, kind: str, value: str) -> str:
+        """The placeholder of a whole value known to be of ``kind`` (a field named ``password``
+        holds a secret whatever it looks like)."""
+        return f"<{self._key(kind, value)}>"
+
+    def hide_secrets(self, text: str) -> str:
+        """``text`` with the secrets this call already issued replaced by their placeholders: a
+        secret found by its context (``password=...``, a field called ``api_key``) is no longer
+        findable where it appears without it."""
+        for (kind, value), key in self._keys.items():
+            if kind == "secret" and value in text:
+                text = text.replace(value, f"<{key}>")
+        return text
+
+    def conceal(self, text: str) -> str:
+        """``hide_secrets``, then ``redact``: what a remote party may see of a text."""
+        return self.redact(self.hide_secrets(text))
+
     @property
     def found(self) -> Mapping[str, int]:
         """Kind -> number of distinct values redacted so far."""

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from llmgateway.errors import ConfigError, ContentPolicyError, ServiceUnavailableError
+from llmgateway.errors import ConfigError, ContentPolicyError, PolicyCheckFailedError
 from llmgateway.guardrails.policy.blocklist import Blocklist
 from llmgateway.guardrails.policy.classifier import (
     Classifier,
@@ -82,7 +82,7 @@ class GuardedClassifier:
     def _failed(self, stage: Stage, reason: str) -> None:
         if self._block_on_error:
             what = "the request was not sent" if stage == "input" else "the answer was withheld"
-            raise ServiceUnavailableError(
+            raise PolicyCheckFailedError(
                 f"the content policy classifier ({self.name}) failed: {reason}; {what}. Try again "
                 "shortly, or ask an admin to check the classifier (or set its on_error: allow)"
             )
