@@ -38,6 +38,9 @@ class PiiScanner:
         # Phone, card, IBAN and IP all need a digit: one cheap test spares a prose text their
         # regex scans (most prompts have no digit at all).
         self._plan = tuple((d, bool(getattr(d, "needs_digit", False))) for d in self._detectors)
+        # Nothing shorter is an email ("a@b.co"), an IP, a phone or card number, or a secret: roles,
+        # types and ids cost nothing. A configured name may be as short as two letters.
+        self._shortest = 2 if any(d.kind == "name" for d in self._detectors) else 6
 
     @classmethod
     def from_config(cls, config: PiiDetectorsConfig) -> PiiScanner:
@@ -61,6 +64,8 @@ class PiiScanner:
     def scan(self, text: str) -> list[Finding]:
         """Findings sorted by start and never overlapping: where two overlap the longer span wins,
         on a tie the kind first in (secret, card, iban, email, ip, phone, name)."""
+        if len(text) < self._shortest:
+            return []
         candidates: list[tuple[int, int, int, int, PiiKind]] = []
         has_digit = any(digit in text for digit in "0123456789")  # C-speed substring tests
         for order, (detector, needs_digit) in enumerate(self._plan):
