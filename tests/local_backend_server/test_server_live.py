@@ -73,10 +73,12 @@ async def test_full_queue_answers_429_with_retry_after(tiny_engine: LocalEngine)
                 assert busy.status_code == 429
                 assert float(busy.headers["retry-after"]) >= 1
                 assert busy.json()["error"]["type"] == "rate_limit_error"
-                # Through the gateway the same 429 is a typed, retryable error.
+                # Through the gateway the same 429 is a typed, retryable error. One round: a retry
+                # after Retry-After could find the held stream done and succeed.
                 config = {
                     "models": {
                         "m": {
+                            "routing": {"retry": {"max_rounds": 1}},
                             "deployments": [
                                 {"provider": "local", "settings": {"mode": "http", "base_url": f"{url}/v1"}}
                             ]
