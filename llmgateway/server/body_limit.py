@@ -107,6 +107,34 @@ async def _read(receive: Receive, limit: int) -> bytes:
             return b"".join(parts)
 
 
+# What an early answer drains of the body first, at most: closing a connection whose client is
+# still sending resets it, and the client may lose the answer (nginx's "lingering close").
+DRAIN_SECONDS = 1.0
+DRAIN_BYTES = 1 << 20
+
+
+async def drain(receive: Receive, seconds: float = DRAIN_SECONDS, limit: int = DRAIN_BYTES) -> None:
+    """Read and drop what is left of a request body, for at most ``seconds`` and ``limit`` bytes."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    taken = 0
+    while taken <= limit:
+        left = deadline - loop.time()
+        if left <= 0:
+            return
+        try:
+            message = await asyncio.wait_for(receive(), left)
+        except asyncio.TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return
+        taken += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 async def send_refusal(send: Send, error: BadRequestError) -> None:
     """The error answer, sent before the body was read whole: it also closes the connection
     (uvicorn honours the header), since the rest of the body may still trickle in."""
@@ -149,6 +177,8 @@ class BodyLimit:
         except ClientGone:
             return
         except BadRequestError as exc:
+            if exc.status_code == 413:  # refused unread: drain a little before closing
+                await drain(receive)
             await send_refusal(send, exc)
             return
         pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]

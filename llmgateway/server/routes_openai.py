@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from llmgateway.config import describe_validation_error
 from llmgateway.errors import BadRequestError, GatewayError, NotFoundError, PermissionDeniedError
 from llmgateway.metadata_headers import metadata_headers, safe_header_value
-from llmgateway.server.body_limit import CLOSE, ClientGone, read_body
+from llmgateway.server.body_limit import CLOSE, BodyTimeout, ClientGone, drain, read_body
 from llmgateway.server.disconnect import DisconnectWatch
 from llmgateway.server.errors import JSON_HEADERS, internal_error_body, render, send_error, send_json
 from llmgateway.server.json_limits import DEFAULT_MAX_JSON_DEPTH, check_depth
@@ -204,7 +204,11 @@ class OpenAIEndpoint:
             if not body_read:
                 # Answered before the body was read (a bad key, too large, too slow): the rest of
                 # it may still trickle in, so the connection is not kept for another request.
+                # What a prompt client already sent is drained first, or the close would reset
+                # the connection under its answer.
                 headers.append(CLOSE)
+                if not isinstance(exc, BodyTimeout):
+                    await drain(receive)
             await send_json(send, status, body, headers)
         except Exception:
             logger.exception("unexpected error answering %s", scope.get("path"))
