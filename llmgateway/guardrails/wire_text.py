@@ -14,6 +14,7 @@ restoring also knows.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -29,21 +30,42 @@ from llmgateway.types import (
 Rewrite = Callable[[str], str]
 Request = TypeVar("Request", bound=ChatCompletionRequest | CompletionRequest | EmbeddingRequest)
 
-# Keys whose values are binary payloads (base64, URLs of images): no text to find, costly to scan.
+# Keys of message content parts (and of answers' extra fields) whose values are binary payloads:
+# base64 images, audio, files. No text to find, costly to scan. Elsewhere such keys are text.
 _BINARY = frozenset({"image_url", "input_audio", "file", "file_data", "data", "b64_json", "audio"})
-# A secret-named field's value is taken whole from this length (shorter ones are flags, not keys).
-_MIN_SECRET = 6
+# In answers, "audio" holds a transcript beside its data: only the data is left alone.
+_ANSWER_BINARY = _BINARY - {"audio"}
+_DATA_URL = re.compile(r"data:[\w.+-]+/[\w.+-]+[;,]")
+# Field names that say their value is a secret; a bare "key" only after one of the owners below
+# (api_key, private_key), so prompt_cache_key or a key-press tool's "key" stay text.
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "secret", "credential", "credentials",
+     "authorization", "cookie", "token", "apikey"}
+)  # fmt: skip
+_KEY_OWNERS = frozenset({"api", "private", "secret", "access", "ssh", "signing", "encryption", "master"})
 
 
 class _Rewriter:
     """What is done to each string: ``text`` for free text, ``secret`` for a value whose field
-    names it a secret."""
+    names it a secret, ``identifier`` for a ``name`` (a placeholder without brackets); ``binary``
+    are the keys left alone (inside content parts)."""
 
-    __slots__ = ("secret", "text")
+    __slots__ = ("binary", "identifier", "secret", "text")
 
-    def __init__(self, text: Rewrite, secret: Rewrite | None = None) -> None:
+    def __init__(
+        self,
+        text: Rewrite,
+        secret: Rewrite | None = None,
+        identifier: Rewrite | None = None,
+        binary: frozenset[str] = frozenset(),
+    ) -> None:
         self.text = text
         self.secret = secret or text
+        self.identifier = identifier or text
+        self.binary = binary
+
+    def in_parts(self) -> _Rewriter:
+        return _Rewriter(self.text, self.secret, self.identifier, _BINARY)
 
 
 def _walk(value: Any, rewriter: _Rewriter) -> Any:
@@ -61,23 +83,42 @@ def _walk(value: Any, rewriter: _Rewriter) -> Any:
 
 
 def _field(key: Any, value: Any, rewriter: _Rewriter) -> Any:
-    if key in _BINARY:
+    if key in rewriter.binary:
         return value
-    if isinstance(value, str):
-        if value.startswith("data:"):
-            return value
-        if key == "arguments":
-            return _rewrite_json(value, rewriter)
-        if isinstance(key, str) and len(value) >= _MIN_SECRET and _names_secret(key):
-            return rewriter.secret(value)
-        return rewriter.text(value)
-    return _walk(value, rewriter)
+    if not isinstance(value, str):
+        return _walk(value, rewriter)
+    if key == "arguments":
+        return _rewrite_json(value, rewriter)
+    if key == "name":  # a message's, a function's, a schema's: an identifier
+        return rewriter.identifier(value)
+    if rewriter.binary and _DATA_URL.match(value):
+        return value
+    if isinstance(key, str) and _secret_field(key) and _secret_shaped(value):
+        return rewriter.secret(value)
+    return rewriter.text(value)
 
 
-def _names_secret(key: str) -> bool:
-    from llmgateway.secret_scrub import is_secret_name
+def _secret_field(key: str) -> bool:
+    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()) if w]
+    if any(word in _SECRET_WORDS for word in words):
+        return True
+    return any(
+        word == "key" and index and words[index - 1] in _KEY_OWNERS for index, word in enumerate(words)
+    )
 
-    return is_secret_name(key)
+
+def _secret_shaped(value: str) -> bool:
+    """A credential rather than a word ("system", "Return"): long enough, one token, and with a
+    digit, mixed case or a length no word has."""
+    if len(value) < _MIN_SECRET or any(char.isspace() for char in value):
+        return False
+    if len(value) >= 16 or any(char.isdigit() for char in value):
+        return True
+    return any(char.isupper() for char in value[1:]) and any(char.islower() for char in value)
+
+
+# A secret-named field's value is taken whole from this length (shorter ones are flags, not keys).
+_MIN_SECRET = 6
 
 
 def _rewrite_json(text: str, rewriter: _Rewriter) -> str:
@@ -98,7 +139,7 @@ def _rewrite_json(text: str, rewriter: _Rewriter) -> str:
 
 
 def _bare(rewrite: Rewrite) -> Rewrite:
-    """Placeholders without their brackets, for identifier fields."""
+    """Placeholders without their brackets, for identifier fields (OpenAI's ``^[A-Za-z0-9_-]+$``)."""
     return lambda text: rewrite(text).replace("<", "").replace(">", "")
 
 
@@ -117,10 +158,12 @@ def _rewrite_request(data: dict[str, Any], rewriter: _Rewriter) -> dict[str, Any
 def _rewrite_message(message: Any, rewriter: _Rewriter) -> Any:
     if not isinstance(message, dict):
         return message
-    out = {key: _field(key, value, rewriter) for key, value in message.items() if key != "name"}
-    name = message.get("name")
-    if isinstance(name, str):
-        out["name"] = _bare(rewriter.text)(name)
+    out = {key: _field(key, value, rewriter) for key, value in message.items() if key != "content"}
+    content = message.get("content")
+    if isinstance(content, list):
+        out["content"] = _walk(content, rewriter.in_parts())
+    elif "content" in message:
+        out["content"] = _field("content", content, rewriter)
     return out
 
 
@@ -147,14 +190,14 @@ def request_texts(
 def rewritten(request: Request, text: Rewrite, secret: Rewrite) -> Request:
     """A copy of ``request`` with each of its texts rewritten (the original is kept for the
     caller's books, the cache key and exempt deployments)."""
-    data = _rewrite_request(request.model_dump(exclude_unset=True), _Rewriter(text, secret))
+    data = _rewrite_request(request.model_dump(exclude_unset=True), _Rewriter(text, secret, _bare(text)))
     return cast(Request, type(request).model_validate(data))
 
 
 def restore_value(value: Any, restore: Rewrite) -> Any:
     """A JSON-like value an upstream sent (a nested field of a stream chunk) with ``restore``
     applied to every string in it."""
-    return _walk(value, _Rewriter(restore))
+    return _walk(value, _Rewriter(restore, binary=_ANSWER_BINARY))
 
 
 def strings_in(value: Any) -> list[str]:
@@ -165,7 +208,7 @@ def strings_in(value: Any) -> list[str]:
         found.append(text)
         return text
 
-    _walk(value, _Rewriter(collect))
+    _walk(value, _Rewriter(collect, binary=_ANSWER_BINARY))
     return found
 
 
@@ -179,8 +222,7 @@ def _restore_model(model: WireModel, restore: Rewrite, fields: tuple[str, ...]) 
     extra = model.__pydantic_extra__
     if extra:
         for name, value in extra.items():
-            if name not in _BINARY:
-                extra[name] = _walk(value, _Rewriter(restore))
+            extra[name] = _field(name, value, _Rewriter(restore, binary=_ANSWER_BINARY))
 
 
 def restore_chat(response: ChatCompletion, restore: Rewrite) -> None:
@@ -212,8 +254,7 @@ def _texts_of(model: WireModel, fields: tuple[str, ...]) -> list[str]:
     extra = model.__pydantic_extra__
     if extra:
         for name, value in extra.items():
-            if name not in _BINARY:
-                _walk(value, _Rewriter(collect))
+            _field(name, value, _Rewriter(collect, binary=_ANSWER_BINARY))
     return texts
 
 

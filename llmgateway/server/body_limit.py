@@ -113,9 +113,20 @@ DRAIN_SECONDS = 1.0
 DRAIN_BYTES = 1 << 20
 
 
-async def drain(receive: Receive, seconds: float = DRAIN_SECONDS, limit: int = DRAIN_BYTES) -> None:
-    """Read and drop what is left of a request body, for at most ``seconds`` and ``limit`` bytes."""
+def expects_continue(scope: Scope) -> bool:
+    return any(name == b"expect" and value.lower() == b"100-continue" for name, value in scope["headers"])
+
+
+async def drain(
+    scope: Scope, receive: Receive, seconds: float = DRAIN_SECONDS, limit: int = DRAIN_BYTES
+) -> None:
+    """Read and drop what is left of a request body, for at most ``seconds`` and ``limit`` bytes.
+    Not for a client that waits for ``100 Continue``: reading would invite the upload (uvicorn
+    sends the 100 on the first read), and such a client sends nothing until then anyway."""
     import asyncio
+
+    if expects_continue(scope):
+        return
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -178,7 +189,7 @@ class BodyLimit:
             return
         except BadRequestError as exc:
             if exc.status_code == 413:  # refused unread: drain a little before closing
-                await drain(receive)
+                await drain(scope, receive)
             await send_refusal(send, exc)
             return
         pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]

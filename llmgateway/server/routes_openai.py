@@ -208,7 +208,7 @@ class OpenAIEndpoint:
                 # the connection under its answer.
                 headers.append(CLOSE)
                 if not isinstance(exc, BodyTimeout):
-                    await drain(receive)
+                    await drain(scope, receive)
             await send_json(send, status, body, headers)
         except Exception:
             logger.exception("unexpected error answering %s", scope.get("path"))

@@ -190,3 +190,72 @@ def test_a_long_run_of_numbers_is_split_in_bounded_groups() -> None:
     text = "1111 " * 40_000
     groups = _split_groups(text, 0, len(text))
     assert sum(len(g.digits) for g in groups) <= _MAX_PHONE_DIGITS + 4
+
+
+async def test_text_that_starts_like_a_data_url_and_data_keys_outside_parts_are_text() -> None:
+    provider = MockProvider()
+    async with Gateway(models={"m": provider}, guardrails={"pii": {"mode": "redact"}}) as gw:
+        await gw.chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": f"data: my email is {EMAIL}"}],
+            metadata={"data": EMAIL, "file": PHONE},
+        )
+    assert EMAIL not in _sent(provider) and PHONE not in _sent(provider)
+
+
+async def test_placeholders_under_data_keys_in_tool_arguments_are_restored() -> None:
+    def answer(request: ChatCompletionRequest) -> Any:
+        from llmgateway.types import ChatChoice, ChatCompletion, FunctionCall, ResponseMessage, ToolCall
+
+        arguments = json.dumps({"data": "<EMAIL_1>", "file": {"name": "<EMAIL_1>"}})
+        call = ToolCall(id="c", function=FunctionCall(name="save", arguments=arguments))
+        return ChatCompletion(
+            id="x", created=0, model="m", choices=[ChatChoice(message=ResponseMessage(tool_calls=[call]))]
+        )
+
+    async with Gateway(models={"m": MockProvider(answer)}, guardrails={"pii": {"mode": "redact"}}) as gw:
+        reply = await gw.chat.completions.create(model="m", messages=[{"role": "user", "content": EMAIL}])
+    arguments = reply.choices[0].message.tool_calls[0].function.arguments  # type: ignore[index,union-attr]
+    assert json.loads(arguments) == {"data": EMAIL, "file": {"name": EMAIL}}
+
+
+async def test_words_under_secret_sounding_names_are_not_secrets() -> None:
+    provider = MockProvider()
+    tools = [{"type": "function", "function": {"name": "press", "parameters": {"type": "object"}}}]
+    history = [
+        {"role": "system", "content": "You are support-bot-v2 for ACME."},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c1", "function": {"name": "press", "arguments": '{"key": "Return"}'}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "pressed"},
+        {"role": "user", "content": "press Return again"},
+    ]
+    async with Gateway(models={"m": provider}, guardrails={"pii": {"mode": "redact"}}) as gw:
+        await gw.chat.completions.create(
+            model="m",
+            messages=history,
+            tools=tools,
+            metadata={"auth": "system", "token": "function"},
+            prompt_cache_key="support-bot-v2",
+        )
+    request = provider.calls[-1]
+    assert request.model_dump(exclude_unset=True)["prompt_cache_key"] == "support-bot-v2"
+    assert (
+        request.messages[0].role == "system"
+        and request.messages[0].content == "You are support-bot-v2 for ACME."
+    )
+    assert request.messages[3].content == "press Return again" and request.tools[0]["type"] == "function"
+
+
+async def test_function_names_get_the_bare_placeholder() -> None:
+    provider = MockProvider()
+    tools = [{"type": "function", "function": {"name": "Jane", "parameters": {"type": "object"}}}]
+    async with Gateway(
+        models={"m": provider}, guardrails={"pii": {"mode": "redact", "names": {"names": ["Jane"]}}}
+    ) as gw:
+        await gw.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi Jane"}], tools=tools
+        )
+    request = provider.calls[-1]
+    assert request.tools[0]["function"]["name"] == "NAME_1" and request.messages[0].content == "hi <NAME_1>"

@@ -68,3 +68,23 @@ def test_admin_errors_are_scrubbed(server: RunningServer) -> None:
     with httpx.Client(base_url=server.url, headers=ADMIN) as http:
         answer = http.patch("/admin/keys/nokey0000000", json={"name": f"x Bearer {MASTER_KEY}"})
     assert answer.status_code in (400, 404) and MASTER_KEY not in answer.text
+
+
+def test_an_early_answer_does_not_invite_an_expected_upload(server: RunningServer) -> None:
+    """A client waiting for 100 Continue gets its 401 at once, and no invitation to upload."""
+    import time
+
+    lines = [
+        "POST /v1/chat/completions HTTP/1.1",
+        "host: gateway",
+        "content-type: application/json",
+        "authorization: Bearer wrong-key-0123456789",
+        "content-length: 40000000",
+        "expect: 100-continue",
+    ]
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        started = time.monotonic()
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status, _, _, _ = read_response(sock)
+        waited = time.monotonic() - started
+    assert status == 401 and waited < 0.9  # not the drain's second

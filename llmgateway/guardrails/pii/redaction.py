@@ -72,7 +72,9 @@ class Redaction:
         findable where it appears without it."""
         for (kind, value), key in self._keys.items():
             if kind == "secret" and value in text:
-                text = text.replace(value, f"<{key}>")
+                # Whole tokens only: "abc123" must not eat into "abc1234" or an identifier.
+                pattern = rf"(?<![\w-]){re.escape(value)}(?![\w-])"
+                text = re.sub(pattern, f"<{key}>", text)
         return text
 
     def conceal(self, text: str) -> str:
