@@ -15,15 +15,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
-from pydantic import ValidationError
-
 from llmgateway.accounting.budgets.settings import BudgetsConfig
 from llmgateway.accounting.ledger.settings import LedgerConfig
 from llmgateway.cache.settings import CacheConfig
+from llmgateway.call_options import (
+    CacheSpec,
+    CallerSpec,
+    cache_control,
+    caller_of,
+    request_payload,
+    routing_override,
+    validated,
+)
 from llmgateway.caller import Caller
 from llmgateway.config import (
     GatewayConfig,
-    describe_validation_error,
     load_config,
     parse_config,
 )
@@ -49,76 +55,16 @@ from llmgateway.types import (
     EmbeddingResponse,
     ModelCard,
     ModelList,
-    WireModel,
 )
 
 if TYPE_CHECKING:
     import httpx
 
     from llmgateway.audit.log import AuditLog
-    from llmgateway.cache.control import CacheControl
     from llmgateway.guardrails.guard import Guardrails
 
 ConfigSource = Union[GatewayConfig, Mapping[str, Any], str, Path]
 ModelSpec = Union[Provider, Deployment, Sequence[Union[Provider, Deployment]]]
-CallerSpec = Union[Caller, Mapping[str, Any], str, None]
-CacheSpec = Union["CacheControl", Mapping[str, Any], str, None]
-
-
-def _caller(value: CallerSpec, default: Caller) -> Caller:
-    """Who the call is for: a Caller, {"key": ..., "team": ..., "pii": ...}, or just a key id."""
-    if value is None:
-        return default
-    if isinstance(value, Caller):
-        return value
-    if isinstance(value, str):
-        return Caller(key=value, team=default.team, pii=default.pii)
-    unknown = set(value) - {"key", "team", "pii"}
-    if unknown:
-        raise BadRequestError(f"caller takes 'key', 'team' and 'pii'; unknown: {', '.join(sorted(unknown))}")
-    pii = value.get("pii")
-    if pii not in (None, "off", "redact", "block"):
-        raise BadRequestError(f"caller pii must be off, redact or block, not {pii!r}")
-    return Caller(key=value.get("key"), team=value.get("team"), pii=pii)
-
-
-def _cache_control(value: CacheSpec) -> CacheControl | None:
-    """Per-call cache control: "skip", "refresh", "no-store", or {"mode": ..., "ttl": ...}."""
-    if value is None:
-        return None
-    from llmgateway.cache.control import CacheControl
-
-    try:
-        return CacheControl.parse(value)
-    except (TypeError, ValueError) as exc:
-        raise BadRequestError(f"invalid cache control: {exc}") from exc
-
-
-def _validated(model_cls: type[WireModel], payload: dict[str, Any]) -> Any:
-    try:
-        return model_cls.model_validate(payload)
-    except ValidationError as exc:
-        raise BadRequestError(f"invalid request: {describe_validation_error(exc)}") from exc
-
-
-def _override(routing: Mapping[str, Any] | RoutingOverride | None) -> RoutingOverride | None:
-    """A request's own routing choices (policy, constraints, hedging), validated."""
-    if routing is None or isinstance(routing, RoutingOverride):
-        return routing
-    try:
-        return RoutingOverride.model_validate(routing)
-    except ValidationError as exc:
-        raise BadRequestError(f"invalid routing override: {describe_validation_error(exc)}") from exc
-
-
-def _payload(
-    fixed: dict[str, Any], params: dict[str, Any], extra_body: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    payload = {k: v for k, v in params.items() if v is not None}
-    payload.update(fixed)
-    if extra_body:
-        payload.update(extra_body)
-    return payload
 
 
 class ChatCompletions:
@@ -173,14 +119,16 @@ class ChatCompletions:
         fixed: dict[str, Any] = {"model": model, "messages": messages}
         if stream:
             fixed["stream"] = True
-        request: ChatCompletionRequest = _validated(
-            ChatCompletionRequest, _payload(fixed, params, extra_body)
+        request: ChatCompletionRequest = validated(
+            ChatCompletionRequest, request_payload(fixed, params, extra_body)
         )
         gateway = self._gateway
-        who, control = _caller(caller, gateway.caller), _cache_control(cache)
+        who, control = caller_of(caller, gateway.caller), cache_control(cache)
         if stream:
-            return await gateway._pipeline.stream_chat(request, timeout, _override(routing), who, control)
-        return await gateway._pipeline.chat(request, timeout, _override(routing), who, control)
+            return await gateway._pipeline.stream_chat(
+                request, timeout, routing_override(routing), who, control
+            )
+        return await gateway._pipeline.chat(request, timeout, routing_override(routing), who, control)
 
 
 class Chat:
@@ -207,11 +155,15 @@ class Completions:
         """A legacy text completion (no chat template), where the deployment supports it."""
         if params.get("stream"):
             raise BadRequestError("streaming text completions are not supported; use chat.completions")
-        payload = _payload({"model": model, "prompt": prompt}, params, extra_body)
-        request: CompletionRequest = _validated(CompletionRequest, payload)
+        payload = request_payload({"model": model, "prompt": prompt}, params, extra_body)
+        request: CompletionRequest = validated(CompletionRequest, payload)
         gateway = self._gateway
         return await gateway._pipeline.completions(
-            request, timeout, _override(routing), _caller(caller, gateway.caller), _cache_control(cache)
+            request,
+            timeout,
+            routing_override(routing),
+            caller_of(caller, gateway.caller),
+            cache_control(cache),
         )
 
 
@@ -231,11 +183,15 @@ class Embeddings:
         cache: CacheSpec = None,
         **params: Any,
     ) -> EmbeddingResponse:
-        payload = _payload({"model": model, "input": input}, params, extra_body)
-        request: EmbeddingRequest = _validated(EmbeddingRequest, payload)
+        payload = request_payload({"model": model, "input": input}, params, extra_body)
+        request: EmbeddingRequest = validated(EmbeddingRequest, payload)
         gateway = self._gateway
         return await gateway._pipeline.embeddings(
-            request, timeout, _override(routing), _caller(caller, gateway.caller), _cache_control(cache)
+            request,
+            timeout,
+            routing_override(routing),
+            caller_of(caller, gateway.caller),
+            cache_control(cache),
         )
 
 
@@ -304,7 +260,7 @@ class Gateway:
 
             deployments = [d for route in routes.values() for d in route.deployments]
             self._dispatcher.shared_breakers = SharedBreakers(self.config.cluster, deployments)
-        self.caller = _caller(caller, Caller())
+        self.caller = caller_of(caller, Caller())
         file = self.config
         self.services = Services.build(
             {name: route.deployments for name, route in routes.items()},
