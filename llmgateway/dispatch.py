@@ -37,7 +37,7 @@ from llmgateway.routing.route import (
 from llmgateway.routing.router import Decision, Router
 from llmgateway.routing.settings import RoutingConfig, RoutingOverride
 from llmgateway.routing.shared_breakers import SharedBreakers
-from llmgateway.streaming import ChatStream, StreamFinisher
+from llmgateway.streaming import ChatStream, StreamFinisher, close_iterator
 from llmgateway.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -108,9 +108,7 @@ async def _open_stream(
             ):
                 return head, stream
     except BaseException:
-        closer = getattr(stream, "aclose", None)
-        if closer is not None:
-            await closer()
+        await close_iterator(stream)
         raise
 
 
@@ -133,9 +131,7 @@ def _raise_last(log: AttemptLog) -> None:
 
 
 async def _close_stream(head: StreamHead) -> None:
-    closer = getattr(head[1], "aclose", None)
-    if closer is not None:
-        await closer()
+    await close_iterator(head[1])
 
 
 class Dispatcher:

@@ -29,6 +29,14 @@ MetadataFactory = Callable[[Usage, bool, float, str], GatewayMetadata]
 Screen = Callable[[AsyncIterator[ChatCompletionChunk]], AsyncIterator[ChatCompletionChunk]]
 
 
+async def close_iterator(iterator: object) -> None:
+    """Close an async iterator (a provider's stream, a generator) if it can be closed: its
+    connection goes back or is dropped now, not when it is collected."""
+    closer = getattr(iterator, "aclose", None)
+    if closer is not None:
+        await closer()
+
+
 async def _chained(
     head: list[ChatCompletionChunk], rest: AsyncIterator[ChatCompletionChunk]
 ) -> AsyncGenerator[ChatCompletionChunk, None]:
@@ -38,9 +46,7 @@ async def _chained(
         async for chunk in rest:
             yield chunk
     finally:
-        closer = getattr(rest, "aclose", None)
-        if closer is not None:
-            await closer()
+        await close_iterator(rest)
 
 
 class StreamFinisher(Protocol):
@@ -208,9 +214,7 @@ class ChatStream:
             yield usage_chunk
 
     async def _close_rest(self) -> None:
-        closer = getattr(self._rest, "aclose", None)
-        if closer is not None:
-            await closer()
+        await close_iterator(self._rest)
 
     async def aclose(self) -> None:
         """Stop early: closes the upstream stream (and its connection) and settles the cost of

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmgateway.errors import APITimeoutError
 from llmgateway.provider import Capabilities, ProviderBase, ProviderContext
+from llmgateway.streaming import close_iterator
 from llmgateway.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -190,9 +191,7 @@ class LocalProvider(ProviderBase):
                 async for chunk in remote_stream:
                     yield chunk
             finally:
-                closer = getattr(remote_stream, "aclose", None)
-                if closer is not None:
-                    await closer()
+                await close_iterator(remote_stream)
             return
         # The gateway always needs usage (cost); it hides the chunk when the caller did not ask.
         with_usage = request.model_copy(update={"stream_options": StreamOptions(include_usage=True)})

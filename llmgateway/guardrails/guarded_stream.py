@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from llmgateway.errors import ContentPolicyError, GatewayError
 from llmgateway.guardrails.wire_text import restore_value, strings_in
+from llmgateway.streaming import close_iterator
 from llmgateway.types import ChatCompletionChunk, ChunkChoice, ChunkDelta, FunctionCall, ToolCall
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ async def restored_chunks(
             if leftover is not None:
                 yield leftover
     finally:
-        await _close(upstream)
+        await close_iterator(upstream)
 
 
 async def screened_chunks(
@@ -170,7 +171,7 @@ async def screened_chunks(
         await on_refused(refusal)
         raise
     finally:
-        await _close(source)
+        await close_iterator(source)
 
 
 def _check(
@@ -196,9 +197,3 @@ def _check(
         if choice.finish_reason is not None:
             check.end()  # the choice's text is complete: what is pending is decided
     return any(check.pending for check in checks.values())
-
-
-async def _close(stream: AsyncIterator[ChatCompletionChunk]) -> None:
-    closer = getattr(stream, "aclose", None)
-    if closer is not None:
-        await closer()
