@@ -19,7 +19,6 @@ KEY_REVOKED = "key.revoked"
 CALL_BLOCKED = "call.blocked"
 
 # Field names that never go into an entry, whoever passes them.
-_SECRET_FIELDS = frozenset({"key", "secret", "secret_hash", "master_key", "authorization"})
 _KEY_PREFIX = "sk-llmgw-"
 
 DEFAULT_LIMIT = 100
@@ -51,7 +50,9 @@ def _scrubbed(value: Any) -> Any:
     # Defence in depth: callers pass field names and new values, never secrets, but a full
     # virtual key or a secret-named field that slips in anyway is cut out here.
     if isinstance(value, dict):
-        return {k: _scrubbed(v) for k, v in value.items() if str(k).lower() not in _SECRET_FIELDS}
+        from llmgateway.secret_scrub import is_secret_name  # the gateway's one rule for such names
+
+        return {k: _scrubbed(v) for k, v in value.items() if not is_secret_name(str(k))}
     if isinstance(value, list):
         return [_scrubbed(item) for item in value]
     if isinstance(value, str) and _KEY_PREFIX in value:
